@@ -1,0 +1,174 @@
+"""The one record type that flows through every stage, its drop reasons, and shard-boundary naming.
+
+A `Record` starts life as a candidate (url, caption, page) read from WAT/WARC/URL tables, gains
+query ids, language and image fields as it moves through the stages, and leaves the pipeline
+either as a sample in a shard (`to_sample_json`) or as a rejects row (`to_reject_row`).
+WebDataset naming (`KEY.jpg`, `KEY.txt`, `KEY.json`) exists only in `webdataset_members`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+__all__ = [
+    "Record",
+    "Stage",
+    "Reason",
+    "url_key",
+    "reject",
+    "REJECT_COLUMNS",
+    "SAMPLE_COLUMNS",
+]
+
+KEY_HEX_CHARS = 16
+
+
+class Stage:
+    """Stage names used in rejects rows and counters."""
+
+    READ = "read"
+    TEXT = "filter_text"
+    DEDUP = "dedup_url"
+    MATCH = "match_queries"
+    LANGUAGE = "language"
+    BALANCE = "balance"
+    DOWNLOAD = "download"
+    IMAGE = "image"
+    DEDUP_IMAGE = "dedup_image"
+
+
+class Reason:
+    """Drop reasons (stable strings: they are counter names and rejects-table values)."""
+
+    MALFORMED_RECORD = "malformed_record"
+    EMPTY_CAPTION = "empty_caption"
+    CAPTION_TOO_SHORT = "caption_too_short"
+    CAPTION_TOO_LONG = "caption_too_long"
+    BOILERPLATE_CAPTION = "boilerplate_caption"
+    BAD_URL = "bad_url"
+    UNSUPPORTED_SCHEME = "unsupported_scheme"
+    DATA_URI = "data_uri"
+    UNSUPPORTED_EXTENSION = "unsupported_extension"
+    DUPLICATE_URL = "duplicate_url"
+    NO_QUERY_MATCH = "no_query_match"
+    LANGUAGE_NOT_WANTED = "language_not_wanted"
+    OVER_QUERY_CAP = "over_query_cap"
+    BLOCKED_ADDRESS = "blocked_address"
+    DNS_FAILURE = "dns_failure"
+    HTTP_ERROR = "http_error"
+    TIMEOUT = "timeout"
+    CONNECTION_ERROR = "connection_error"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    TOO_LARGE = "too_large"
+    OPTED_OUT = "opted_out"
+    NOT_AN_IMAGE = "not_an_image"
+    CORRUPT_IMAGE = "corrupt_image"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    IMAGE_TOO_SMALL = "image_too_small"
+    BAD_ASPECT_RATIO = "bad_aspect_ratio"
+    DUPLICATE_IMAGE = "duplicate_image"
+
+
+def url_key(url: str) -> str:
+    """The deterministic sample key of a URL: the first 16 hex chars of its SHA-256."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:KEY_HEX_CHARS]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A candidate image-text pair and, once downloaded, a sample.
+
+    Fields are filled in by successive stages; a frozen dataclass keeps stages pure
+    (`dataclasses.replace` returns the updated record).
+    """
+
+    url: str
+    caption: str
+    page_url: str = ""
+    source: str = ""  # where it was read: "FILE#offset"
+    key: str = ""
+    query_ids: tuple[int, ...] = ()
+    queries: tuple[str, ...] = ()
+    language: str = ""
+    language_score: float = 0.0
+    # Image fields (set by the download stage).
+    image: bytes = b""
+    mime: str = ""
+    width: int = 0
+    height: int = 0
+    original_width: int = 0
+    original_height: int = 0
+    sha256: str = ""  # of the downloaded (original) bytes
+    http_status: int = 0
+    # Drop fields (set when the record is rejected).
+    stage: str = ""
+    reason: str = ""
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", url_key(self.url))
+
+    @property
+    def rejected(self) -> bool:
+        """Whether this record carries a drop reason."""
+        return bool(self.reason)
+
+    def to_sample_json(self) -> dict[str, Any]:
+        """The sample's metadata as written to `KEY.json` and the shard parquet."""
+        return {
+            "key": self.key,
+            "url": self.url,
+            "caption": self.caption,
+            "page_url": self.page_url,
+            "source": self.source,
+            "status": "success",
+            "error_message": None,
+            "width": self.width,
+            "height": self.height,
+            "original_width": self.original_width,
+            "original_height": self.original_height,
+            "sha256": self.sha256,
+            "mime": self.mime,
+            "query_ids": list(self.query_ids),
+            "queries": list(self.queries),
+            "language": self.language,
+            "language_score": round(self.language_score, 4),
+        }
+
+    def to_reject_row(self) -> dict[str, Any]:
+        """One rejects-table row: who was dropped, at which stage, and why."""
+        return {
+            "key": self.key,
+            "url": self.url,
+            "caption": self.caption,
+            "page_url": self.page_url,
+            "source": self.source,
+            "stage": self.stage,
+            "reason": self.reason,
+            "detail": self.detail[:500],
+            "query_ids": list(self.query_ids),
+            "http_status": self.http_status,
+        }
+
+    def webdataset_members(self) -> list[tuple[str, bytes]]:
+        """The (name, bytes) tar members of this sample, in WebDataset naming."""
+        meta = json.dumps(self.to_sample_json(), sort_keys=True, ensure_ascii=False)
+        return [
+            (f"{self.key}.jpg", self.image),
+            (f"{self.key}.txt", self.caption.encode("utf-8", "replace")),
+            (f"{self.key}.json", meta.encode("utf-8", "replace")),
+        ]
+
+
+def reject(record: Record, stage: str, reason: str, detail: str = "", **changes: Any) -> Record:
+    """Return `record` marked as dropped at `stage` for `reason`, with its image bytes released."""
+    return replace(record, stage=stage, reason=reason, detail=detail, image=b"", **changes)
+
+
+REJECT_COLUMNS = list(Record(url="x", caption="").to_reject_row())
+SAMPLE_COLUMNS = list(Record(url="x", caption="").to_sample_json())
