@@ -49,6 +49,7 @@ class BuildConfig:
     pageviews: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
+    counts_dirs: tuple[str, ...] = ()  # outputs of the Beam job `wit queries count`
     wiki: str = "en"
     min_unigram_count: int = 100
     min_bigram_count: int = 100
@@ -128,6 +129,24 @@ def _add_ngrams(cfg: BuildConfig, pool: CandidatePool, stats: dict[str, Any]) ->
     return titles
 
 
+def _add_counts(cfg: BuildConfig, pool: CandidatePool, titles: set[str], skips: Counter[str]):  # type: ignore[no-untyped-def]
+    for directory in cfg.counts_dirs:
+        for path in storage.glob(storage.join(directory, "unigrams-*.tsv")):
+            for term, count in read_term_table(path, skips):
+                if count >= cfg.min_unigram_count:
+                    pool.add(term, "unigram", count)
+        for path in storage.glob(storage.join(directory, "bigrams-*.tsv")):
+            for line in read_text_lines(path):
+                try:
+                    term, count, score = line.rstrip("\n").split("\t")
+                    if int(count) >= cfg.min_bigram_count and float(score) >= cfg.min_pmi:
+                        pool.add(term, "bigram", float(score))
+                except ValueError:
+                    skips["counts_bad_line"] += 1
+        for path in storage.glob(storage.join(directory, "titles-*.tsv")):
+            titles.update(line.rstrip("\n") for line in read_text_lines(path) if line.strip())
+
+
 def _add_titles(cfg: BuildConfig, titles: set[str], pool: CandidatePool, skips: Counter[str]):  # type: ignore[no-untyped-def]
     views = read_pageviews(list(cfg.pageviews), cfg.wiki, skips) if cfg.pageviews else None
     for title in sorted(titles):
@@ -146,6 +165,7 @@ def build_queries(cfg: BuildConfig) -> tuple[list[dict[str, Any]], dict[str, Any
         for lemma, synsets in sorted(read_wordnet(cfg.wordnet_dir, skips).items()):
             pool.add(lemma, "wordnet", synsets)
     titles = _add_ngrams(cfg, pool, stats)
+    _add_counts(cfg, pool, titles, skips)
     _add_titles(cfg, titles, pool, skips)
     for path in cfg.tables:
         for term, count in read_term_table(path, skips):
