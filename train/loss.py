@@ -15,13 +15,30 @@ from torch import nn
 __all__ = ["ClipLoss", "gather_features"]
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward sums each slice's gradient over ranks and returns the local one."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Concatenate every rank's `features` in rank order."""
+        parts = [torch.empty_like(features) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, features.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Every rank's gradient for this rank's rows, summed."""
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        n = grad.shape[0] // dist.get_world_size()
+        return grad[dist.get_rank() * n : (dist.get_rank() + 1) * n]
+
+
 def gather_features(features: torch.Tensor) -> torch.Tensor:
     """Concatenate `features` from every rank, rank order, keeping gradients to the local part."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return features
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(features), dim=0)
+    return _GatherWithGrad.apply(features)
 
 
 class ClipLoss(nn.Module):

@@ -1,0 +1,188 @@
+"""Accounting: the rejects table, the summary whose counts add up, and the manifest written last.
+
+`summarize` is pure: input count, shard stats and drop counts in, a summary dict out, with
+`balanced` true exactly when input == kept + the sum of every drop. `Finalize` writes
+`shards/sizes.json`, `summary.json` and, last of all, `manifest.json`, after every shard and
+rejects file is committed (it consumes their stats as side inputs).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import __version__, storage
+from pipeline.schema import Record
+
+__all__ = ["summarize", "rejects_parquet", "WriteRejects", "Finalize", "format_summary"]
+
+_REJECT_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("url", pa.string()),
+        ("caption", pa.string()),
+        ("page_url", pa.string()),
+        ("source", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("query_ids", pa.list_(pa.int64())),
+        ("http_status", pa.int64()),
+    ]
+)
+
+
+def rejects_parquet(records: Iterable[Record]) -> bytes:
+    """A parquet table of rejected records, sorted for byte-identical reruns."""
+    rows = sorted((r.to_reject_row() for r in records), key=lambda row: (row["stage"], row["reason"], row["key"], row["source"], row["caption"]))
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=_REJECT_SCHEMA), buf, compression="zstd")
+    return buf.getvalue()
+
+
+def summarize(input_count: int, shards: list[dict], drops: list[tuple[tuple[str, str], int]]) -> dict[str, Any]:
+    """The build summary: input, kept, drops by stage and reason, and whether they add up."""
+    kept = sum(s["count"] for s in shards)
+    by_stage: dict[str, dict[str, int]] = {}
+    for (stage, reason), count in sorted(drops):
+        by_stage.setdefault(stage, {})[reason] = count
+    dropped = sum(count for _, count in drops)
+    return {
+        "input": input_count,
+        "kept": kept,
+        "dropped": dropped,
+        "balanced": input_count == kept + dropped,
+        "drops": by_stage,
+        "shards": len(shards),
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as a short human-readable table (like img2dataset's end-of-run stats)."""
+    lines = [
+        f"input candidates  {summary['input']:>8}",
+        f"kept samples      {summary['kept']:>8}  in {summary['shards']} shards",
+        f"dropped           {summary['dropped']:>8}  ({'adds up' if summary['balanced'] else 'DOES NOT ADD UP'})",
+    ]
+    for stage, reasons in summary["drops"].items():
+        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {stage + ' / ' + reason:<40} {count:>6}")
+    return "\n".join(lines)
+
+
+def _reject_bucket(record: Record, files: int) -> tuple[int, Record]:
+    return int(record.key[:8] or "0", 16) % files, record
+
+
+class _WriteRejectsFn(beam.DoFn):
+    def __init__(self, rejects_dir: str) -> None:
+        self.rejects_dir = rejects_dir
+
+    def process(self, item: tuple[int, Iterable[Record]]) -> Iterator[dict]:
+        records = list(item[1])
+        name = f"rejects-{item[0]:05d}.parquet"
+        storage.write_bytes(storage.join(self.rejects_dir, name), rejects_parquet(records))
+        yield {"file": name, "count": len(records)}
+
+
+def _stage_reason(record: Record) -> tuple[str, str]:
+    return record.stage, record.reason
+
+
+class WriteRejects(beam.PTransform):
+    """Write every rejected record to `rejects/rejects-NNNNN.parquet`; outputs file stats."""
+
+    def __init__(self, rejects_dir: str, files: int = 1) -> None:
+        super().__init__()
+        self.rejects_dir, self.files = rejects_dir, files
+
+    def expand(self, rejects: beam.PCollection) -> beam.PCollection:
+        return (
+            rejects
+            | "BucketRejects" >> beam.Map(_reject_bucket, self.files)
+            | "GroupRejects" >> beam.GroupByKey()
+            | "WriteRejectParquet" >> beam.ParDo(_WriteRejectsFn(self.rejects_dir))
+        )
+
+
+class _FinalizeFn(beam.DoFn):
+    def __init__(self, output: str, config: dict[str, Any]) -> None:
+        self.output, self.config = output, config
+
+    def process(self, _: object, input_count: int, shards: list, rejects: list, drops: list) -> Iterator[dict]:
+        shards = sorted(shards, key=lambda s: s["shard"])
+        summary = summarize(input_count, shards, drops)
+        sizes = {s["shard"]: s["count"] for s in shards}
+        storage.write_bytes(storage.join(self.output, "shards", "sizes.json"), _json(sizes))
+        storage.write_bytes(storage.join(self.output, "summary.json"), _json(summary))
+        _remove_stray_shards(storage.join(self.output, "shards"), sizes)
+        manifest = {
+            "format": "wit-pipeline/1",
+            "shards": shards,
+            "rejects": sorted(rejects, key=lambda r: r["file"]),
+            "summary": summary,
+            "config": self.config,
+            "versions": _versions(),
+        }
+        storage.write_bytes(storage.join(self.output, "manifest.json"), _json(manifest))
+        yield summary
+
+
+def _json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _remove_stray_shards(shards_dir: str, sizes: dict[str, int]) -> None:
+    """Delete shard files a previous, larger run left behind (they are not in this manifest)."""
+    for path in storage.glob(storage.join(shards_dir, "*.tar")) + storage.glob(storage.join(shards_dir, "*.parquet")):
+        base = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        if f"{base}.tar" not in sizes:
+            storage.remove(path)
+
+
+def _versions() -> dict[str, str]:
+    import apache_beam
+    import PIL
+
+    return {
+        "wit-pipeline": __version__,
+        "apache-beam": apache_beam.__version__,
+        "pyarrow": pa.__version__,
+        "pillow": PIL.__version__,
+        "python": platform.python_version(),
+    }
+
+
+class Finalize(beam.PTransform):
+    """After all shards and rejects are committed: sizes.json, summary.json, then manifest.json."""
+
+    def __init__(self, output: str, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.output, self.config = output, config
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        AsList, AsSingleton = beam.pvalue.AsList, beam.pvalue.AsSingleton
+        return (
+            inputs["input_count"].pipeline
+            | "Once" >> beam.Create([None])
+            | "WriteManifest"
+            >> beam.ParDo(
+                _FinalizeFn(self.output, self.config),
+                AsSingleton(inputs["input_count"]),
+                AsList(inputs["shards"]),
+                AsList(inputs["rejects"]),
+                AsList(inputs["drops"] | "CountDrops" >> beam.combiners.Count.PerElement()),
+            )
+        )
+
+
+def drop_keys(rejects: beam.PCollection) -> beam.PCollection:
+    """(stage, reason) of every rejected record, for counting."""
+    return rejects | "StageReason" >> beam.Map(_stage_reason)

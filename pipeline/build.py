@@ -1,0 +1,64 @@
+"""`build_pipeline(p, cfg)`: the whole build as one labelled line per stage.
+
+    ReadCandidates -> FilterText -> DedupUrls -> MatchQueries -> DetectLanguage
+        -> BalanceByQuery -> DownloadImages -> DedupImages -> WriteShards
+    every stage's rejects -> WriteRejects;  then Finalize (sizes.json, summary, manifest).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import storage
+from pipeline.accounting import Finalize, WriteRejects, drop_keys
+from pipeline.download import DedupImages, DownloadImages
+from pipeline.options import BuildConfig, build_config
+from pipeline.read import ReadCandidates
+from pipeline.shards import WriteShards
+from pipeline.stages import BalanceByQuery, DedupUrls, DetectLanguage, FilterText, MatchQueries, SplitRejected
+
+__all__ = ["build_pipeline", "run"]
+
+
+def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
+    """Add the build to pipeline `p`; returns the PCollection holding the final summary."""
+    candidates = p | "ReadCandidates" >> ReadCandidates(cfg.read)
+    read = candidates | "SplitMalformed" >> SplitRejected()
+    text = read.kept | "FilterText" >> FilterText(cfg.text)
+    unique = text.kept | "DedupUrls" >> DedupUrls()
+    matched = unique.kept | "MatchQueries" >> MatchQueries(cfg.queries)
+    language = matched.kept | "DetectLanguage" >> DetectLanguage(cfg.languages)
+    balanced = language.kept | "BalanceByQuery" >> BalanceByQuery(cfg.max_per_query, cfg.seed)
+    downloaded = balanced.kept | "DownloadImages" >> DownloadImages(cfg.download)
+    samples = downloaded.kept | "DedupImages" >> DedupImages()
+    shards = samples.kept | "WriteShards" >> WriteShards(storage.join(cfg.output, "shards"), cfg.samples_per_shard)
+
+    stages = (read, text, unique, matched, language, balanced, downloaded, samples)
+    rejects = tuple(s.rejected for s in stages) | "AllRejects" >> beam.Flatten()
+    reject_files = rejects | "WriteRejects" >> WriteRejects(storage.join(cfg.output, "rejects"), cfg.reject_files)
+    inputs = {
+        "input_count": candidates | "CountInput" >> beam.combiners.Count.Globally(),
+        "shards": shards,
+        "rejects": reject_files,
+        "drops": drop_keys(rejects),
+    }
+    return inputs | "Finalize" >> Finalize(cfg.output, cfg.to_json())
+
+
+def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict[str, Any]:
+    """Parse Beam options from `argv`, run the build to completion and return its summary."""
+    options = PipelineOptions(argv)
+    cfg = build_config(options)
+    storage.makedirs(cfg.output)
+    with beam.Pipeline(options=options) as p:
+        build_pipeline(p, cfg)
+    return _read_summary(cfg.output)
+
+
+def _read_summary(output: str) -> dict[str, Any]:
+    import json
+
+    return json.loads(storage.read_bytes(storage.join(output, "summary.json")))

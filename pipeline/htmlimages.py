@@ -1,0 +1,91 @@
+"""Extract (image URL, alt text) pairs from an HTML page with the standard library's HTML parser.
+
+Handles `<base href>`, `<img src|srcset alt title>`, `<picture><source srcset>` (sharing the
+inner `<img>`'s alt), relative and protocol-relative URLs, and charset detection from the
+Content-Type header or a `<meta charset>`.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+__all__ = ["extract_images", "decode_html"]
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-:.]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-:.]+)", re.I)
+
+
+def decode_html(body: bytes, content_type: str = "") -> str:
+    """Decode HTML bytes using the header charset, then `<meta charset>`, then UTF-8."""
+    candidates = []
+    if m := _HEADER_CHARSET.search(content_type or ""):
+        candidates.append(m.group(1))
+    if m := _META_CHARSET.search(body[:4096]):
+        candidates.append(m.group(1).decode("ascii", "replace"))
+    for charset in [*candidates, "utf-8"]:
+        try:
+            return body.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("utf-8", "replace")
+
+
+def _best_srcset(srcset: str) -> str:
+    """The largest candidate of a `srcset` (by its `w`/`x` descriptor)."""
+    best, best_size = "", -1.0
+    for part in srcset.split(","):
+        bits = part.strip().split()
+        if not bits:
+            continue
+        size = 1.0
+        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
+            size = float(bits[1][:-1])
+        if size > best_size:
+            best, best_size = bits[0], size
+    return best
+
+
+class _ImageParser(HTMLParser):
+    def __init__(self, page_url: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base = page_url
+        self.images: list[tuple[str, str]] = []
+        self._picture_sources: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "base" and a.get("href"):
+            self.base = urljoin(self.base, a["href"].strip())
+        elif tag == "picture":
+            self._picture_sources = []
+        elif tag == "source" and self._picture_sources is not None and a.get("srcset"):
+            self._picture_sources.append(_best_srcset(a["srcset"]))
+        elif tag == "img":
+            self._add_img(a)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "picture":
+            self._picture_sources = None
+
+    def _add_img(self, a: dict[str, str]) -> None:
+        alt = a.get("alt", "") or a.get("title", "")
+        srcs = [a.get("src", "").strip()]
+        if not srcs[0] and a.get("srcset"):
+            srcs = [_best_srcset(a["srcset"])]
+        srcs += self._picture_sources or []
+        for src in srcs:
+            if src:
+                self.images.append((urljoin(self.base, src), alt))
+
+
+def extract_images(body: bytes, page_url: str, content_type: str = "") -> list[tuple[str, str]]:
+    """All (absolute image URL, alt text) pairs of a page, in document order."""
+    parser = _ImageParser(page_url)
+    try:
+        parser.feed(decode_html(body, content_type))
+        parser.close()
+    except Exception:  # malformed markup: keep what was parsed so far
+        pass
+    return parser.images

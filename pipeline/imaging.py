@@ -1,0 +1,134 @@
+"""Pure image functions: sniff the format from magic bytes, decode safely, validate, resize, encode.
+
+    result = process_image(body, ImageConfig())  # -> ProcessedImage or raises ImageRejected
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+from pipeline.schema import Reason
+
+__all__ = ["ImageConfig", "ProcessedImage", "ImageRejected", "sniff_mime", "process_image"]
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM", "image/bmp"),
+)
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """How images are validated and resized (img2dataset's `keep_ratio`, downscale only)."""
+
+    image_size: int = 256  # the shorter side is reduced to this; never upscaled
+    min_image_size: int = 64  # both original sides must be at least this
+    max_aspect_ratio: float = 3.0
+    max_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
+    jpeg_quality: int = 95
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    """A validated, resized, re-encoded image and its original properties."""
+
+    jpeg: bytes
+    width: int
+    height: int
+    original_width: int
+    original_height: int
+    mime: str
+    sha256: str
+
+
+class ImageRejected(Exception):
+    """Raised with a drop reason when an image cannot be kept."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def sniff_mime(body: bytes) -> str:
+    """The image MIME type from magic bytes, or "" when the bytes are not a known image."""
+    for magic, mime in _MAGIC:
+        if body.startswith(magic):
+            return mime
+    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
+        return "image/webp"
+    return ""
+
+
+def _open_checked(body: bytes, cfg: ImageConfig) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(body))
+            w, h = img.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageRejected(Reason.DECOMPRESSION_BOMB, str(err)) from err
+    except Exception as err:  # PIL raises many types on junk input
+        raise ImageRejected(Reason.CORRUPT_IMAGE, f"{type(err).__name__}: {err}") from err
+    if w * h > cfg.max_pixels:
+        raise ImageRejected(Reason.DECOMPRESSION_BOMB, f"{w}x{h} pixels")
+    return img
+
+
+def _decode(img: Image.Image) -> Image.Image:
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+        if img.mode in ("RGBA", "LA", "P", "PA"):
+            rgba = img.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(background, rgba)
+        return img.convert("RGB")
+    except Exception as err:
+        raise ImageRejected(Reason.CORRUPT_IMAGE, f"{type(err).__name__}: {err}") from err
+
+
+def _validate_size(w: int, h: int, cfg: ImageConfig) -> None:
+    if min(w, h) < cfg.min_image_size:
+        raise ImageRejected(Reason.IMAGE_TOO_SMALL, f"{w}x{h}")
+    if max(w, h) / min(w, h) > cfg.max_aspect_ratio:
+        raise ImageRejected(Reason.BAD_ASPECT_RATIO, f"{w}x{h}")
+
+
+def _resize(img: Image.Image, size: int) -> Image.Image:
+    w, h = img.size
+    if min(w, h) <= size:
+        return img
+    scale = size / min(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def process_image(body: bytes, cfg: ImageConfig) -> ProcessedImage:
+    """Validate downloaded bytes and return the resized JPEG; raises `ImageRejected`."""
+    mime = sniff_mime(body)
+    if not mime:
+        raise ImageRejected(Reason.NOT_AN_IMAGE, repr(body[:16]))
+    img = _open_checked(body, cfg)
+    original_w, original_h = img.size
+    _validate_size(original_w, original_h, cfg)
+    rgb = _resize(_decode(img), cfg.image_size)
+    out = io.BytesIO()
+    rgb.save(out, format="JPEG", quality=cfg.jpeg_quality, optimize=False)
+    return ProcessedImage(
+        jpeg=out.getvalue(),
+        width=rgb.width,
+        height=rgb.height,
+        original_width=original_w,
+        original_height=original_h,
+        mime=mime,
+        sha256=hashlib.sha256(body).hexdigest(),
+    )

@@ -1,0 +1,102 @@
+"""Beam `PipelineOptions` for a build, parsed once into a frozen `BuildConfig`.
+
+Nothing below the entry points reads an options object: `build_config(options)` turns them into
+small frozen dataclasses (one per stage) that pickle cleanly to remote workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.download import DownloadConfig
+from pipeline.fetch import DEFAULT_USER_AGENT, FetchConfig, parse_resolve
+from pipeline.imaging import ImageConfig
+from pipeline.read import FORMATS, ReadConfig
+from pipeline.text import TextConfig
+
+__all__ = ["WitOptions", "BuildConfig", "build_config"]
+
+
+class WitOptions(PipelineOptions):
+    """Options of a wit-pipeline build (they appear in `python beam_runner.py --help`)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: Any) -> None:
+        add = parser.add_argument
+        add("--input", help="Input path or glob (comma-separated; local or s3://).")
+        add("--input_format", default="wat", choices=FORMATS, help="Format of the input files.")
+        add("--url_col", default="url", help="URL column of URL tables (img2dataset convention).")
+        add("--caption_col", default="caption", help="Caption column of URL tables.")
+        add("--queries", help="Query list: parquet with a `query` column or text, one per line.")
+        add("--output", help="Output directory (local or s3://).")
+        add("--max_per_query", type=int, default=20000, help="Per-query cap t of the balancing stage.")
+        add("--samples_per_shard", type=int, default=10000, help="Samples per WebDataset shard.")
+        add("--seed", type=int, default=0, help="Seed of every random choice (balancing).")
+        add("--languages", default="", help="Comma-separated languages to keep (empty: keep all, record each).")
+        add("--allowed_networks", default="", help="CIDRs the crawler may reach despite the private-address policy (e.g. 127.0.0.0/8).")
+        add("--resolve", default="", help="HOST=IP:PORT overrides of DNS, comma-separated; HOST may be a glob.")
+        add("--crawler_user_agent", default=DEFAULT_USER_AGENT, help="User-Agent header of the crawler.")
+        add("--timeout", type=float, default=10.0, help="Read timeout per request (seconds).")
+        add("--max_image_bytes", type=int, default=20_000_000, help="Largest image body accepted.")
+        add("--image_size", type=int, default=256, help="Shorter side of stored images (downscale only).")
+        add("--min_image_size", type=int, default=64, help="Smallest original side kept.")
+        add("--max_aspect_ratio", type=float, default=3.0, help="Largest original aspect ratio kept.")
+        add("--download_threads", type=int, default=16, help="Concurrent downloads per worker.")
+        add("--reject_files", type=int, default=1, help="Number of rejects parquet files.")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything a build needs, grouped by stage."""
+
+    read: ReadConfig
+    queries: str
+    output: str
+    text: TextConfig = field(default_factory=TextConfig)
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+    max_per_query: int = 20000
+    samples_per_shard: int = 10000
+    seed: int = 0
+    languages: tuple[str, ...] = ()
+    reject_files: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        """The configuration as recorded in `manifest.json`."""
+        return asdict(self)
+
+
+def _split_csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def build_config(options: PipelineOptions) -> BuildConfig:
+    """Parse Beam options into a `BuildConfig`."""
+    o = options.view_as(WitOptions)
+    missing = [name for name in ("input", "queries", "output") if not getattr(o, name)]
+    if missing:
+        raise ValueError(f"missing required options: {', '.join('--' + m for m in missing)}")
+    fetch = FetchConfig(
+        read_timeout=o.timeout,
+        max_bytes=o.max_image_bytes,
+        user_agent=o.crawler_user_agent,
+        allowed_networks=_split_csv(o.allowed_networks),
+        resolve=parse_resolve(o.resolve),
+        pool_size=o.download_threads,
+    )
+    image = ImageConfig(
+        image_size=o.image_size, min_image_size=o.min_image_size, max_aspect_ratio=o.max_aspect_ratio
+    )
+    return BuildConfig(
+        read=ReadConfig(o.input, o.input_format, o.url_col, o.caption_col),
+        queries=o.queries,
+        output=o.output.rstrip("/"),
+        download=DownloadConfig(fetch=fetch, image=image, threads=o.download_threads),
+        max_per_query=o.max_per_query,
+        samples_per_shard=o.samples_per_shard,
+        seed=o.seed,
+        languages=_split_csv(o.languages),
+        reject_files=o.reject_files,
+    )

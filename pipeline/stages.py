@@ -1,0 +1,226 @@
+"""Beam stages that filter candidates: text, URL dedup, query matching, language, balancing.
+
+Each stage is a composite `PTransform` returning a `Split(kept, rejected)`; the logic lives in
+pure functions (`pipeline.text`, `queries.matcher`, `pipeline.balance`) and the DoFns adapt them.
+Every rejected record carries its stage and reason and bumps a Beam counter named after both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from pipeline.balance import query_votes, split_selected
+from pipeline.schema import Reason, Record, Stage, reject
+from pipeline.text import TextConfig, filter_record
+
+__all__ = [
+    "Split",
+    "SplitRejected",
+    "FilterText",
+    "DedupUrls",
+    "MatchQueries",
+    "DetectLanguage",
+    "BalanceByQuery",
+    "REJECTED",
+]
+
+REJECTED = "rejected"
+
+
+class Split(NamedTuple):
+    """The two outputs of a stage."""
+
+    kept: beam.PCollection
+    rejected: beam.PCollection
+
+
+class _Counted(beam.DoFn):
+    """Base DoFn: `emit` routes a record to the main or the rejected output and counts it."""
+
+    stage = "stage"
+
+    def __init__(self) -> None:
+        self._counters: dict[str, object] = {}
+
+    def emit(self, record: Record) -> object:
+        name = record.reason or "kept"
+        counter = self._counters.get(name)
+        if counter is None:
+            counter = self._counters[name] = Metrics.counter(self.stage, name)
+        counter.inc()  # type: ignore[attr-defined]
+        return pvalue.TaggedOutput(REJECTED, record) if record.rejected else record
+
+
+def _split(pcoll: beam.PCollection, label: str, fn: beam.DoFn, *args: object) -> Split:
+    outputs = pcoll | label >> beam.ParDo(fn, *args).with_outputs(REJECTED, main="kept")
+    return Split(outputs.kept, outputs[REJECTED])
+
+
+class _SplitRejectedFn(_Counted):
+    stage = Stage.READ
+
+    def process(self, record: Record) -> Iterator[object]:
+        yield self.emit(record)
+
+
+class SplitRejected(beam.PTransform):
+    """Separate records already rejected upstream (e.g. malformed input) from the rest."""
+
+    def expand(self, records: beam.PCollection) -> Split:
+        return _split(records, "SplitRejected", _SplitRejectedFn())
+
+
+class _FilterTextFn(_Counted):
+    stage = Stage.TEXT
+
+    def __init__(self, cfg: TextConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+
+    def process(self, record: Record) -> Iterator[object]:
+        cleaned, reason = filter_record(record, self.cfg)
+        yield self.emit(reject(cleaned, self.stage, reason) if reason else cleaned)
+
+
+class FilterText(beam.PTransform):
+    """Clean captions and drop bad captions and URLs (cheap checks, first)."""
+
+    def __init__(self, cfg: TextConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, records: beam.PCollection) -> Split:
+        return _split(records, "FilterCaptionsAndUrls", _FilterTextFn(self.cfg))
+
+
+def _by_key(record: Record) -> tuple[str, Record]:
+    return record.key, record
+
+
+class _KeepFirstFn(_Counted):
+    """Of the records sharing a grouping key, keep the one that sorts first; reject the rest."""
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__()
+        self.stage, self.reason = stage, reason
+
+    def process(self, item: tuple[str, Iterable[Record]]) -> Iterator[object]:
+        ordered = sorted(item[1], key=lambda r: (r.key, r.source, r.caption, r.page_url))
+        yield self.emit(ordered[0])
+        for dup in ordered[1:]:
+            yield self.emit(reject(dup, self.stage, self.reason, f"kept {ordered[0].key} {ordered[0].source}"))
+
+
+class DedupUrls(beam.PTransform):
+    """Keep one candidate per URL (the key is a hash of the URL)."""
+
+    def expand(self, records: beam.PCollection) -> Split:
+        grouped = records | "KeyByUrl" >> beam.Map(_by_key) | "GroupByUrl" >> beam.GroupByKey()
+        return _split(grouped, "KeepFirstPerUrl", _KeepFirstFn(Stage.DEDUP, Reason.DUPLICATE_URL))
+
+
+class _MatchFn(_Counted):
+    stage = Stage.MATCH
+
+    def __init__(self, queries_path: str) -> None:
+        super().__init__()
+        self.queries_path = queries_path
+        self.matcher = None
+
+    def setup(self) -> None:
+        from queries.matcher import QueryMatcher
+
+        self.matcher = QueryMatcher.from_file(self.queries_path)
+
+    def process(self, record: Record) -> Iterator[object]:
+        ids = self.matcher.match(record.caption)  # type: ignore[union-attr]
+        if not ids:
+            yield self.emit(reject(record, self.stage, Reason.NO_QUERY_MATCH))
+            return
+        names = self.matcher.names(ids)  # type: ignore[union-attr]
+        yield self.emit(replace(record, query_ids=ids, queries=names))
+
+
+class MatchQueries(beam.PTransform):
+    """Attach the ids of the queries each caption contains; drop captions matching none."""
+
+    def __init__(self, queries_path: str) -> None:
+        super().__init__()
+        self.queries_path = queries_path
+
+    def expand(self, records: beam.PCollection) -> Split:
+        return _split(records, "AhoCorasickMatch", _MatchFn(self.queries_path))
+
+
+class _LanguageFn(_Counted):
+    stage = Stage.LANGUAGE
+
+    def __init__(self, languages: tuple[str, ...]) -> None:
+        super().__init__()
+        self.languages = languages
+
+    def setup(self) -> None:
+        from langdetect import DetectorFactory, detect_langs
+
+        DetectorFactory.seed = 0  # langdetect is random unless seeded
+        self._detect = detect_langs
+
+    def process(self, record: Record) -> Iterator[object]:
+        try:
+            best = self._detect(record.caption)[0]
+            lang, score = best.lang, float(best.prob)
+        except Exception:  # no features in the text
+            lang, score = "und", 0.0
+        record = replace(record, language=lang, language_score=score)
+        if self.languages and lang not in self.languages:
+            record = reject(record, self.stage, Reason.LANGUAGE_NOT_WANTED, lang)
+        yield self.emit(record)
+
+
+class DetectLanguage(beam.PTransform):
+    """Record each caption's language; drop those not in `languages` (empty: keep all)."""
+
+    def __init__(self, languages: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.languages = languages
+
+    def expand(self, records: beam.PCollection) -> Split:
+        return _split(records, "Langdetect", _LanguageFn(self.languages))
+
+
+def _selected_key(item: tuple[int, list[tuple[str, str]]]) -> Iterator[tuple[str, int]]:
+    for _rank, key in item[1]:
+        yield key, item[0]
+
+
+class _BalanceFn(_Counted):
+    stage = Stage.BALANCE
+
+    def process(self, item: tuple[str, dict[str, list]]) -> Iterator[object]:
+        for record in item[1]["record"]:
+            yield self.emit(split_selected(record, item[1]["selected_by"]))
+
+
+class BalanceByQuery(beam.PTransform):
+    """Keep at most `max_per_query` samples selected per query (seeded, exact; see balance.py)."""
+
+    def __init__(self, max_per_query: int, seed: int) -> None:
+        super().__init__()
+        self.max_per_query, self.seed = max_per_query, seed
+
+    def expand(self, records: beam.PCollection) -> Split:
+        selected = (
+            records
+            | "VotesPerQuery" >> beam.FlatMap(query_votes, self.seed)
+            | "CapPerQuery" >> beam.combiners.Top.SmallestPerKey(self.max_per_query)
+            | "SelectedKeys" >> beam.FlatMap(_selected_key)
+        )
+        joined = {"record": records | "KeyRecords" >> beam.Map(_by_key), "selected_by": selected}
+        grouped = joined | "JoinSelection" >> beam.CoGroupByKey()
+        return _split(grouped, "KeepSelected", _BalanceFn())

@@ -1,0 +1,87 @@
+"""Pure caption and URL filters: each returns `(ok, reason)` and imports nothing from Beam.
+
+    ok, reason = caption_ok("a red circle", TextConfig())
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+from pipeline.schema import Reason, Record
+
+__all__ = ["TextConfig", "clean_caption", "caption_ok", "url_ok", "filter_record", "BOILERPLATE"]
+
+# Alt texts that describe nothing (compared after clean-up and case-folding).
+BOILERPLATE = frozenset(
+    """image img photo picture pic logo icon banner spacer placeholder thumbnail thumb avatar
+    click here click to enlarge read more more untitled null none undefined default blank
+    alt alt text button arrow loading gif jpg jpeg png webp""".split()
+    + ["click here", "click to enlarge", "read more", "alt text"]
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+_BAD_EXTENSIONS = (".svg", ".svgz", ".ico", ".pdf", ".mp4", ".webm", ".mov", ".js", ".css")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Bounds and rules of the text filters."""
+
+    min_chars: int = 5
+    max_chars: int = 1000
+    min_words: int = 2
+    schemes: tuple[str, ...] = ("http", "https")
+
+
+def clean_caption(text: str) -> str:
+    """Unescape HTML entities, normalise Unicode (NFC), drop control chars, collapse spaces."""
+    text = html.unescape(html.unescape(text or ""))
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
+
+
+def caption_ok(caption: str, cfg: TextConfig) -> tuple[bool, str]:
+    """Check a cleaned caption against emptiness, length and boilerplate rules."""
+    if not caption:
+        return False, Reason.EMPTY_CAPTION
+    if caption.casefold().strip(" .!:-") in BOILERPLATE:
+        return False, Reason.BOILERPLATE_CAPTION
+    if len(caption) < cfg.min_chars or len(caption.split()) < cfg.min_words:
+        # Languages written without spaces have one "word": judge them by characters only.
+        if len(caption) < cfg.min_chars or any(c.isascii() for c in caption if c.isalpha()):
+            return False, Reason.CAPTION_TOO_SHORT
+    if len(caption) > cfg.max_chars:
+        return False, Reason.CAPTION_TOO_LONG
+    return True, ""
+
+
+def url_ok(url: str, cfg: TextConfig) -> tuple[bool, str]:
+    """Check an absolute image URL's scheme, host and extension."""
+    if url.startswith("data:"):
+        return False, Reason.DATA_URI
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return False, Reason.BAD_URL
+    if parts.scheme not in cfg.schemes:
+        return False, Reason.UNSUPPORTED_SCHEME
+    if not parts.hostname or any(c.isspace() for c in url):
+        return False, Reason.BAD_URL
+    if parts.path.lower().endswith(_BAD_EXTENSIONS):
+        return False, Reason.UNSUPPORTED_EXTENSION
+    return True, ""
+
+
+def filter_record(record: Record, cfg: TextConfig) -> tuple[Record, str]:
+    """Clean a candidate's caption and check it; returns (cleaned record, reason or "")."""
+    caption = clean_caption(record.caption)
+    cleaned = replace(record, caption=caption) if caption != record.caption else record
+    ok, reason = url_ok(record.url, cfg)
+    if ok:
+        ok, reason = caption_ok(caption, cfg)
+    return cleaned, reason
