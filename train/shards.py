@@ -36,15 +36,15 @@ _LIST = re.compile(r"\{([^{}]*,[^{}]*)\}")
 
 def expand_braces(pattern: str) -> list[str]:
     """Expand `{00000..00009}` (zero-padded ranges) and `{a,b}` lists, left to right."""
-    match = _RANGE.search(pattern)
-    if match:
+    found = [m for m in (_RANGE.search(pattern), _LIST.search(pattern)) if m]
+    if not found:
+        return [pattern]
+    match = min(found, key=lambda m: m.start())
+    if match.re is _RANGE:
         lo, hi = match.group(1), match.group(2)
         width = len(lo) if lo.startswith("0") or len(lo) == len(hi) else 0
         items = [str(i).zfill(width) for i in range(int(lo), int(hi) + 1)]
     else:
-        match = _LIST.search(pattern)
-        if not match:
-            return [pattern]
         items = match.group(1).split(",")
     head, tail = pattern[: match.start()], pattern[match.end() :]
     return [out for item in items for out in expand_braces(head + item + tail)]

@@ -28,7 +28,9 @@ def naive_clip_loss(image: torch.Tensor, text: torch.Tensor, scale: float) -> fl
 
 def _features(n: int = 6, d: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return F.normalize(torch.randn(n, d, generator=g), dim=-1), F.normalize(torch.randn(n, d, generator=g), dim=-1)
+    return F.normalize(torch.randn(n, d, generator=g), dim=-1), F.normalize(
+        torch.randn(n, d, generator=g), dim=-1
+    )
 
 
 def test_matches_naive_reference() -> None:
@@ -40,7 +42,9 @@ def test_matches_naive_reference() -> None:
 def test_symmetric_in_image_and_text() -> None:
     image, text = _features()
     scale = torch.tensor(10.0)
-    assert float(ClipLoss()(image, text, scale)) == pytest.approx(float(ClipLoss()(text, image, scale)))
+    assert float(ClipLoss()(image, text, scale)) == pytest.approx(
+        float(ClipLoss()(text, image, scale))
+    )
 
 
 def test_perfect_alignment_gives_low_loss() -> None:
@@ -62,7 +66,9 @@ def _rank_grads(rank: int, world: int, port: int, queue: mp.Queue) -> None:
     layer = torch.nn.Linear(8, 8)
     x, y = _features(n=8)
     rows = slice(rank * 4, rank * 4 + 4)
-    loss = ClipLoss()(F.normalize(layer(x[rows]), dim=-1), F.normalize(layer(y[rows]), dim=-1), torch.tensor(10.0))
+    loss = ClipLoss()(
+        F.normalize(layer(x[rows]), dim=-1), F.normalize(layer(y[rows]), dim=-1), torch.tensor(10.0)
+    )
     loss.backward()
     grad = layer.weight.grad.clone()
     dist.all_reduce(grad)
@@ -82,6 +88,8 @@ def test_two_rank_gather_with_grad_equals_global_batch() -> None:
     torch.manual_seed(0)
     layer = torch.nn.Linear(8, 8)
     x, y = _features(n=8)
-    ClipLoss()(F.normalize(layer(x), dim=-1), F.normalize(layer(y), dim=-1), torch.tensor(10.0)).backward()
+    ClipLoss()(
+        F.normalize(layer(x), dim=-1), F.normalize(layer(y), dim=-1), torch.tensor(10.0)
+    ).backward()
     assert torch.allclose(torch.tensor(grads[0]), layer.weight.grad, atol=1e-6)
     assert torch.allclose(torch.tensor(grads[1]), layer.weight.grad, atol=1e-6)

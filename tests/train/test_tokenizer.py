@@ -31,7 +31,9 @@ def test_save_and_load_roundtrip(tokenizer: CaptionTokenizer, tmp_path) -> None:
     path = str(tmp_path / "tokenizer.json")
     tokenizer.save(path)
     again = load_tokenizer(path)
-    assert torch.equal(again.encode_batch(["a green square"], 8), tokenizer.encode_batch(["a green square"], 8))
+    assert torch.equal(
+        again.encode_batch(["a green square"], 8), tokenizer.encode_batch(["a green square"], 8)
+    )
 
 
 def test_special_tokens_required() -> None:
