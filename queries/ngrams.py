@@ -91,11 +91,12 @@ class NgramCounter:
         self.total = 0
 
     def add_text(self, text: str) -> None:
-        """Count the n-grams of one line or document."""
-        unigrams, bigrams = line_ngrams(text)
-        self.total += len(unigrams)
-        self.unigrams.update(unigrams)
-        self.bigrams.update(bigrams)
+        """Count the n-grams of a line or a document (bigrams never cross a line break)."""
+        for line in text.splitlines():
+            unigrams, bigrams = line_ngrams(line)
+            self.total += len(unigrams)
+            self.unigrams.update(unigrams)
+            self.bigrams.update(bigrams)
 
 
 def select_bigrams(

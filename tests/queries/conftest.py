@@ -39,7 +39,7 @@ def _page(title: str, text: str, ns: int = 0, redirect: bool = False) -> str:
     red = f'    <redirect title="{title}x" />\n' if redirect else ""
     return (
         f"  <page>\n    <title>{title}</title>\n    <ns>{ns}</ns>\n{red}"
-        f"    <revision>\n      <text xml:space=\"preserve\">{esc}</text>\n    </revision>\n"
+        f'    <revision>\n      <text xml:space="preserve">{esc}</text>\n    </revision>\n'
         "  </page>\n"
     )
 

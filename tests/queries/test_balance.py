@@ -40,11 +40,11 @@ def test_probabilities_and_uniform() -> None:
 
 
 def test_keep_sample_rules() -> None:
-    counts = {0: 1_000_000, 1: 5}
+    counts = {0: 2_000, 1: 5}
     assert keep_sample("x", (0, 1), counts, t=10)  # a tail query keeps the sample
     assert not keep_sample("x", (), counts, t=10)
-    kept = sum(keep_sample(f"k{i}", (0,), counts, t=10) for i in range(100_000))
-    assert 0 < kept < 40
+    kept = sum(keep_sample(f"k{i}", (0,), counts, t=10) for i in range(20_000))
+    assert 50 < kept < 150  # p = 0.005
 
 
 def test_zipf_pool_of_a_million() -> None:
@@ -85,9 +85,7 @@ def test_beam_balance_records() -> None:
     with TestPipeline() as p:
         result = p | beam.Create(records) | "Balance" >> BalanceMetaCLIP(t=4, seed=0)
         reasons = result.rejected | beam.Map(lambda r: (r.stage, r.reason))
-        total = (
-            (result.kept, result.rejected) | beam.Flatten() | beam.combiners.Count.Globally()
-        )
+        total = (result.kept, result.rejected) | beam.Flatten() | beam.combiners.Count.Globally()
         assert_that(total, equal_to([20]), label="all_accounted")
         assert_that(
             reasons | beam.Distinct(), equal_to([(Stage.BALANCE, Reason.OVER_QUERY_CAP)]), label="r"
