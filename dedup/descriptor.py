@@ -40,11 +40,31 @@ def decode(data: bytes, size: int = 128) -> Image.Image:
     return img.convert("RGB")
 
 
-def _run(flags: np.ndarray, limit: int) -> int:
+def _band(lines: np.ndarray, limit: int, tol: float = 12.0) -> int:
+    """How many leading lines (at most `limit`) are flat and of the first line's colour."""
     n = 0
-    while n < limit and flags[n]:
+    colour = lines[0].mean(axis=0)
+    while n < limit and lines[n].std(axis=0).max() < tol:
+        if np.abs(lines[n].mean(axis=0) - colour).max() >= tol:
+            break
         n += 1
     return n
+
+
+def _trim_box(small: np.ndarray, rounds: int = 4) -> tuple[int, ...]:
+    """(top, bottom, left, right) flat bands of a thumbnail, peeled side by side in rounds."""
+    box = [0, 0, 0, 0]
+    size = small.shape[0]
+    for _ in range(rounds):
+        top, bottom, left, right = box
+        sub = small[top : size - bottom, left : size - right]
+        lim = max(0, size // 3 - max(box))
+        cols = sub.transpose(1, 0, 2)
+        d = (_band(sub, lim), _band(sub[::-1], lim), _band(cols, lim), _band(cols[::-1], lim))
+        if not any(d) or min(sub.shape[:2]) < size // 3:
+            break
+        box = [a + b for a, b in zip(box, d, strict=True)]
+    return tuple(box)
 
 
 def _dct_matrix(n: int, keep: int) -> np.ndarray:
@@ -91,15 +111,11 @@ def _square(arr: np.ndarray, size: int) -> np.ndarray:
 def _trimmed(img: Image.Image) -> Image.Image:
     """`img` without its flat-colour borders (found on a 96x96 thumbnail)."""
     small = np.asarray(img.resize((96, 96), Image.BILINEAR), dtype=np.float32)
-    h, w = small.shape[:2]
-    flat_rows = small.std(axis=(1, 2)) < 10.0
-    flat_cols = small.std(axis=(0, 2)) < 10.0
-    top, bottom = _run(flat_rows, 29), _run(flat_rows[::-1], 29)
-    left, right = _run(flat_cols, 29), _run(flat_cols[::-1], 29)
+    top, bottom, left, right = _trim_box(small)
     if not (top or bottom or left or right):
         return img
     fw, fh = img.size
-    box = (left * fw // w, top * fh // h, fw - right * fw // w, fh - bottom * fh // h)
+    box = (left * fw // 96, top * fh // 96, fw - right * fw // 96, fh - bottom * fh // 96)
     return img.crop(box)
 
 
@@ -125,7 +141,9 @@ def describe(img: Image.Image, cfg: DescriptorConfig = DescriptorConfig()) -> np
     return _unit(np.concatenate(blocks)).astype(np.float32)
 
 
-def describe_batch(images: list[Image.Image], cfg: DescriptorConfig = DescriptorConfig()) -> np.ndarray:
+def describe_batch(
+    images: list[Image.Image], cfg: DescriptorConfig = DescriptorConfig()
+) -> np.ndarray:
     """Raw descriptors of a list of images, shape (n, DIM)."""
     if not images:
         return np.zeros((0, DIM), dtype=np.float32)

@@ -66,8 +66,9 @@ def _text(img: Image.Image, rng: random.Random) -> Image.Image:
     draw = ImageDraw.Draw(img)
     words = rng.choice(["SALE -50%", "www.example.com", "(c) photo agency", "MEME TEXT HERE"])
     y = rng.choice([h // 20, h - h // 6])
-    draw.text((w // 20, y), words, fill=(255, 255, 255), font=font, stroke_width=2,
-              stroke_fill=(0, 0, 0))
+    draw.text(
+        (w // 20, y), words, fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0)
+    )
     return img
 
 
