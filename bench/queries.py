@@ -1,0 +1,148 @@
+"""Benchmark the query matcher and balancer on 500,000 entries; prints a table (medians).
+
+    .venv/bin/python bench/queries.py [--entries 500000] [--captions 100000] [--runs 3]
+
+Entries: WordNet lemmas when /usr/share/wordnet is installed, topped up with a generated
+vocabulary (pronounceable words and two-word phrases). Captions: template sentences over common
+words and list entries. Rows: ours (token-boundary matching), raw pyahocorasick without boundary
+checks (the anchor: MetaCLIP reports ~130k-280k captions/s per core), MetaCLIP's original padded
+substring loop (on a subset), automaton build / save / load time, file size and RSS growth,
+and the balancing rate. One process: every rate is per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import ahocorasick  # noqa: E402
+
+from queries.balance import count_matches, keep_sample  # noqa: E402
+from queries.matcher import QueryMatcher  # noqa: E402
+from queries.sources import read_wordnet  # noqa: E402
+
+COMMON = (
+    "a an the of in on with and at by for from photo picture image view close up red blue "
+    "green black white small large old new man woman dog cat car house tree street city beach "
+    "sunset night day people family wedding party food table room garden river mountain"
+).split()
+SYLLABLES = "ka lo mi ran te vo su ber dil gon pra sto que nix tal mer fi zo lun"
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def make_entries(n: int, seed: int = 0) -> list[str]:
+    """`n` distinct entries: WordNet lemmas if installed, then generated words and phrases."""
+    entries = sorted(read_wordnet("/usr/share/wordnet", __import__("collections").Counter()))
+    entries = entries[:n] if os.path.isdir("/usr/share/wordnet") else []
+    rng, syl, seen = random.Random(seed), SYLLABLES.split(), set(entries)
+    while len(entries) < n:
+        word = "".join(rng.choice(syl) for _ in range(rng.randint(2, 4)))
+        cand = word if rng.random() < 0.6 else f"{word} {rng.choice(entries or COMMON)}"
+        if cand not in seen:
+            seen.add(cand)
+            entries.append(cand)
+    return entries
+
+
+def make_captions(n: int, entries: list[str], seed: int = 1) -> list[str]:
+    """Caption-like sentences of 8-16 words mixing common words and entries."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = [
+            rng.choice(COMMON) if rng.random() < 0.7 else rng.choice(entries)
+            for _ in range(rng.randint(8, 16))
+        ]
+        words[0] = words[0].capitalize()
+        out.append(" ".join(words) + rng.choice([".", "!", "", " - 2019", ", Paris"]))
+    return out
+
+
+def _rate(fn, items: list, runs: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for item in items:
+            fn(item)
+        times.append(time.perf_counter() - start)
+    return len(items) / statistics.median(times)
+
+
+def _raw_anchor(entries: list[str]):  # type: ignore[no-untyped-def]
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    for i, e in enumerate(entries):
+        automaton.add_word(e.lower(), i)
+    automaton.make_automaton()
+    return lambda caption: {v for _, v in automaton.iter(caption.lower())}
+
+
+def _metaclip_loop(entries: list[str]):  # type: ignore[no-untyped-def]
+    padded = [f" {e} " for e in entries]
+    return lambda caption: [i for i, e in enumerate(padded) if e in f" {caption.lower()} "]
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--entries", type=int, default=500_000)
+    ap.add_argument("--captions", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--loop-captions", type=int, default=50)
+    args = ap.parse_args()
+    entries = make_entries(args.entries)
+    captions = make_captions(args.captions, entries)
+    rows = []
+    rss0, start = _rss_mb(), time.perf_counter()
+    matcher = QueryMatcher(entries)
+    rows.append(("build automaton (s)", time.perf_counter() - start))
+    rows.append(("automaton RSS growth (MB)", _rss_mb() - rss0))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "q.aca")
+        start = time.perf_counter()
+        matcher.save(path)
+        rows.append(("save (s)", time.perf_counter() - start))
+        rows.append(("saved file (MB)", os.path.getsize(path) / 2**20))
+        start = time.perf_counter()
+        matcher = QueryMatcher.from_file(path)
+        rows.append(("load (s)", time.perf_counter() - start))
+    ours = _rate(matcher.match, captions, args.runs)
+    raw = _rate(_raw_anchor(entries), captions, args.runs)
+    loop = _rate(_metaclip_loop(entries), captions[: args.loop_captions], 1)
+    rows += [
+        ("ours, token boundaries (captions/s/core)", ours),
+        ("raw pyahocorasick, no boundaries (captions/s/core)", raw),
+        ("MetaCLIP padded substring loop (captions/s/core)", loop),
+        ("ours / raw", ours / raw),
+        (
+            "mean matches per caption",
+            statistics.fmean(len(matcher.match(c)) for c in captions[:5000]),
+        ),
+    ]
+    pool = [(f"k{i}", matcher.match(c)) for i, c in enumerate(captions)]
+    counts = count_matches(ids for _, ids in pool)
+    t = max(1, len(pool) // 1000)
+    rows.append(
+        (
+            "balance keep_sample (samples/s/core)",
+            _rate(lambda kv: keep_sample(kv[0], kv[1], counts, t), pool, args.runs),
+        )
+    )
+    print(f"{len(entries)} entries, {len(captions)} captions, median of {args.runs} runs")
+    print(f"{'measure':<55}{'value':>14}")
+    for name, value in rows:
+        print(f"{name:<55}{value:>14,.2f}")
+
+
+if __name__ == "__main__":
+    main()
