@@ -123,6 +123,13 @@ def prepare(cfg: TrainConfig, env: DistEnv) -> Run:
     if not cfg.data.shards:
         raise ValueError("no shards given")
     run = _build(cfg, env)
+    readers = env.world_size * max(1, cfg.data.workers)
+    if not cfg.data.resampled and len(cfg.data.shards) % readers and env.is_main:
+        print(
+            f"warning: {len(cfg.data.shards)} shards over {readers} readers (ranks x workers) split"
+            " unevenly; an epoch ends when the first rank runs dry (or use --resampled)",
+            file=sys.stderr,
+        )
     path = resolve_resume(cfg.resume, cfg.out) if cfg.resume else ""
     if path:
         _restore(run, path, env)
