@@ -15,12 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 
+from dedup.wds import iter_tar
 from pipeline import storage
 
 __all__ = ["EvalImage", "parse_eval_spec", "read_eval_set", "IMAGE_EXTS"]
@@ -106,28 +106,9 @@ def _read_image_folder(name: str, root: str) -> Iterator[EvalImage]:
             yield EvalImage(name, f"{label}/{_stem(path)}", label, storage.read_bytes(path))
 
 
-def _tar_groups(path: str) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {extension: bytes}) per WebDataset sample of one tar, in order."""
-    with storage.open_read(path) as f, tarfile.open(fileobj=f, mode="r|*") as tar:
-        key, group = "", {}
-        for member in tar:
-            if not member.isfile():
-                continue
-            base = os.path.basename(member.name)
-            k, _, ext = base.partition(".")
-            if k != key and group:
-                yield key, group
-                group = {}
-            key = k
-            data = tar.extractfile(member)
-            group[ext.lower()] = data.read() if data else b""
-        if group:
-            yield key, group
-
-
 def _read_tars(name: str, paths: list[str]) -> Iterator[EvalImage]:
     for path in paths:
-        for key, group in _tar_groups(path):
+        for key, group in iter_tar(path):
             image = next((group[e] for e in ("jpg", "jpeg", "png", "webp") if e in group), b"")
             if not image:
                 continue

@@ -1,0 +1,114 @@
+"""The HTML overlap report: per-eval-set table, similarity histograms, matches side by side.
+
+Written by `run_dedup` as `report.html` (thumbnails inline as data URIs, histograms as PNG
+files beside it). Every piece of web or user text (captions, URLs, ids, labels, paths) goes
+through `html.escape`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from pipeline import storage
+
+__all__ = ["write_report", "histogram_png"]
+
+_COLUMNS = (
+    "eval_set",
+    "all",
+    "overlap",
+    "clean",
+    "overlap_pct",
+    "threshold",
+    "threshold_source",
+    "descriptor",
+    "train_images",
+    "flagged_train",
+)
+_STYLE = """body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 8px}.pair{display:inline-block;margin:6px;
+padding:6px;border:1px solid #ddd;width:290px;vertical-align:top;font-size:12px}
+.pair img{width:128px;height:128px;object-fit:contain;background:#eee}.cap{word-wrap:break-word}"""
+
+
+def histogram_png(values: Sequence[float], threshold: float, title: str) -> bytes:
+    """A PNG histogram of top-1 similarities with the threshold marked (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=90)
+    ax.hist(list(values) or [0.0], bins=50, color="#4a78b0", log=True)
+    ax.axvline(threshold, color="#c0392b", linestyle="--", label=f"threshold {threshold:.3f}")
+    ax.set_xlabel("top-1 similarity of each training image")
+    ax.set_ylabel("images (log)")
+    ax.set_title(title)
+    ax.legend()
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _img(data: bytes) -> str:
+    if not data:
+        return '<div style="width:128px;height:128px;background:#eee"></div>'
+    return f'<img src="data:image/jpeg;base64,{base64.b64encode(data).decode()}">'
+
+
+def _pair(s: Any, row: dict) -> str:
+    e = html.escape
+    eval_idx = s.index.ids.index(row["eval_id"])
+    flag = "duplicate" if row["duplicate"] else "below threshold"
+    return (
+        f'<div class="pair">{_img(s.thumbs[eval_idx])} {_img(s.train_thumbs.get(row["key"], b""))}'
+        f"<br>eval <b>{e(row['eval_id'])}</b> vs train <b>{e(row['key'])}</b> "
+        f"({e(row['shard'])})<br>similarity {row['similarity']:.3f}, {flag}"
+        f'<div class="cap">{e(row["caption"])}</div><div class="cap">{e(row["url"])}</div></div>'
+    )
+
+
+def _table(summaries: list[dict]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in _COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(s.get(c, '')))}</td>" for c in _COLUMNS) + "</tr>"
+        for s in summaries
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _section(out: str, s: Any, n: int = 12) -> str:
+    e = html.escape
+    png = f"hist_{hashlib.sha1(s.name.encode()).hexdigest()[:10]}.png"
+    storage.write_bytes(storage.join(out, png), histogram_png(s.top1, s.threshold, s.name))
+    top = sorted((r for r in s.rows if r["duplicate"]), key=lambda r: -r["similarity"])[:n]
+    near = sorted(s.rows, key=lambda r: abs(r["similarity"] - s.threshold))[:n]
+    parts = [
+        f"<h2>{e(s.name)}</h2><p>source: {e(s.path)}</p>",
+        f'<img src="{png}" alt="similarity histogram">',
+        "<h3>Top matches</h3>" + ("".join(_pair(s, r) for r in top) or "<p>none</p>"),
+        "<h3>Near the threshold</h3>" + ("".join(_pair(s, r) for r in near) or "<p>none</p>"),
+    ]
+    return "\n".join(parts)
+
+
+def write_report(out: str, sets: Sequence[Any], summaries: list[dict]) -> str:
+    """Write `report.html` (and its PNGs) under `out`; returns its path."""
+    body = "\n".join(_section(out, s) for s in sets)
+    doc = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Overlap report</title>"
+        f"<style>{_STYLE}</style></head><body><h1>Eval-set overlap</h1>"
+        f"<p>Overlap = eval images with at least one training near-duplicate at or above the "
+        f"set's threshold; Clean = the rest. Query with <code>wit overlap query DIR SQL</code>.</p>"
+        f"{_table(summaries)}\n{body}</body></html>"
+    )
+    path = storage.join(out, "report.html")
+    storage.write_bytes(path, doc.encode("utf-8"))
+    return path
