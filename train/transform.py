@@ -79,8 +79,10 @@ def load_image(data: bytes, size: int, box_fn: Callable[[int, int], Box]) -> np.
 
 
 def normalize(images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> normalised float (B, 3, H, W), on the images' device."""
-    mean = torch.tensor(MEAN, device=images.device, dtype=dtype).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD, device=images.device, dtype=dtype).view(1, 3, 1, 1) * 255
-    x = images.permute(0, 3, 1, 2).to(dtype)
-    return (x - mean) / std
+    """uint8 (B, H, W, 3) -> normalised float (B, 3, H, W) in channels-last memory, same device."""
+    scale = torch.tensor([1 / (255 * s) for s in STD], device=images.device, dtype=dtype)
+    shift = torch.tensor(
+        [m / s for m, s in zip(MEAN, STD, strict=True)], device=images.device, dtype=dtype
+    )
+    x = images.to(dtype).mul_(scale).sub_(shift)  # (x / 255 - mean) / std, one pass each
+    return x.permute(0, 3, 1, 2)
