@@ -41,13 +41,18 @@ _REJECT_SCHEMA = pa.schema(
 
 def rejects_parquet(records: Iterable[Record]) -> bytes:
     """A parquet table of rejected records, sorted for byte-identical reruns."""
-    rows = sorted((r.to_reject_row() for r in records), key=lambda row: (row["stage"], row["reason"], row["key"], row["source"], row["caption"]))
+    rows = sorted(
+        (r.to_reject_row() for r in records),
+        key=lambda row: (row["stage"], row["reason"], row["key"], row["source"], row["caption"]),
+    )
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows, schema=_REJECT_SCHEMA), buf, compression="zstd")
     return buf.getvalue()
 
 
-def summarize(input_count: int, shards: list[dict], drops: list[tuple[tuple[str, str], int]]) -> dict[str, Any]:
+def summarize(
+    input_count: int, shards: list[dict], drops: list[tuple[tuple[str, str], int]]
+) -> dict[str, Any]:
     """The build summary: input, kept, drops by stage and reason, and whether they add up."""
     kept = sum(s["count"] for s in shards)
     by_stage: dict[str, dict[str, int]] = {}
@@ -116,7 +121,9 @@ class _FinalizeFn(beam.DoFn):
     def __init__(self, output: str, config: dict[str, Any]) -> None:
         self.output, self.config = output, config
 
-    def process(self, _: object, input_count: int, shards: list, rejects: list, drops: list) -> Iterator[dict]:
+    def process(
+        self, _: object, input_count: int, shards: list, rejects: list, drops: list
+    ) -> Iterator[dict]:
         shards = sorted(shards, key=lambda s: s["shard"])
         summary = summarize(input_count, shards, drops)
         sizes = {s["shard"]: s["count"] for s in shards}
@@ -141,7 +148,9 @@ def _json(obj: Any) -> bytes:
 
 def _remove_stray_shards(shards_dir: str, sizes: dict[str, int]) -> None:
     """Delete shard files a previous, larger run left behind (they are not in this manifest)."""
-    for path in storage.glob(storage.join(shards_dir, "*.tar")) + storage.glob(storage.join(shards_dir, "*.parquet")):
+    for path in storage.glob(storage.join(shards_dir, "*.tar")) + storage.glob(
+        storage.join(shards_dir, "*.parquet")
+    ):
         base = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         if f"{base}.tar" not in sizes:
             storage.remove(path)

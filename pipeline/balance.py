@@ -31,4 +31,6 @@ def split_selected(record: Record, selected_by: Iterable[int]) -> Record:
     """The record unchanged if any query selected it, else rejected as over the cap."""
     if any(True for _ in selected_by):
         return record
-    return reject(record, Stage.BALANCE, Reason.OVER_QUERY_CAP, f"queries {list(record.query_ids)[:8]}")
+    return reject(
+        record, Stage.BALANCE, Reason.OVER_QUERY_CAP, f"queries {list(record.query_ids)[:8]}"
+    )

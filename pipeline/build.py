@@ -1,8 +1,8 @@
 """`build_pipeline(p, cfg)`: the whole build as one labelled line per stage.
 
-    ReadCandidates -> FilterText -> DedupUrls -> MatchQueries -> DetectLanguage
-        -> BalanceByQuery -> DownloadImages -> DedupImages -> WriteShards
-    every stage's rejects -> WriteRejects;  then Finalize (sizes.json, summary, manifest).
+ReadCandidates -> FilterText -> DedupUrls -> MatchQueries -> DetectLanguage
+    -> BalanceByQuery -> DownloadImages -> DedupImages -> WriteShards
+every stage's rejects -> WriteRejects;  then Finalize (sizes.json, summary, manifest).
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from pipeline.download import DedupImages, DownloadImages
 from pipeline.options import BuildConfig, build_config
 from pipeline.read import ReadCandidates
 from pipeline.shards import WriteShards
-from pipeline.stages import BalanceByQuery, DedupUrls, DetectLanguage, FilterText, MatchQueries, SplitRejected
+from pipeline.stages import (
+    BalanceByQuery,
+    DedupUrls,
+    DetectLanguage,
+    FilterText,
+    MatchQueries,
+    SplitRejected,
+)
 
 __all__ = ["build_pipeline", "run"]
 
@@ -34,11 +41,15 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
     balanced = language.kept | "BalanceByQuery" >> BalanceByQuery(cfg.max_per_query, cfg.seed)
     downloaded = balanced.kept | "DownloadImages" >> DownloadImages(cfg.download)
     samples = downloaded.kept | "DedupImages" >> DedupImages()
-    shards = samples.kept | "WriteShards" >> WriteShards(storage.join(cfg.output, "shards"), cfg.samples_per_shard)
+    shards = samples.kept | "WriteShards" >> WriteShards(
+        storage.join(cfg.output, "shards"), cfg.samples_per_shard
+    )
 
     stages = (read, text, unique, matched, language, balanced, downloaded, samples)
     rejects = tuple(s.rejected for s in stages) | "AllRejects" >> beam.Flatten()
-    reject_files = rejects | "WriteRejects" >> WriteRejects(storage.join(cfg.output, "rejects"), cfg.reject_files)
+    reject_files = rejects | "WriteRejects" >> WriteRejects(
+        storage.join(cfg.output, "rejects"), cfg.reject_files
+    )
     inputs = {
         "input_count": candidates | "CountInput" >> beam.combiners.Count.Globally(),
         "shards": shards,

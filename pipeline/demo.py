@@ -1,6 +1,6 @@
 """`wit demo`: generate and serve the bundled sample web on 127.0.0.1, build shards, summarise.
 
-    wit demo --out wit-demo [standard Beam options, e.g. --direct_num_workers 2]
+wit demo --out wit-demo [standard Beam options, e.g. --direct_num_workers 2]
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def run_demo(out: str, beam_args: list[str], seed: int = 0) -> dict[str, Any]:
 
     web_dir = generate(os.path.join(out, "sample-web"), SampleWebConfig(seed=seed))
     with SampleWebServer(web_dir) as server:
-        print(f"sample web: {web_dir} served at http://127.0.0.1:{server.port}/ (hosts *.sample.test)")
+        print(
+            f"sample web: {web_dir} served at http://127.0.0.1:{server.port}/ (hosts *.sample.test)"
+        )
         return run(demo_args(web_dir, out, server.resolve_spec()) + beam_args)
 
 
@@ -55,14 +57,18 @@ def _main(args: argparse.Namespace, extra: list[str]) -> int:
     print(f"  rejects    {out}/rejects/")
     print(f"  manifest   {out}/manifest.json   summary {out}/summary.json")
     print("next:")
-    print(f"  python -c \"import webdataset as wds; print(next(iter(wds.WebDataset('{out}/shards/00000.tar'))).keys())\"")
-    print(f"  python beam_runner.py --help   # the same build on your own WAT/WARC/URL files")
+    print(
+        f"  python -c \"import webdataset as wds; print(next(iter(wds.WebDataset('{out}/shards/00000.tar'))).keys())\""
+    )
+    print("  python beam_runner.py --help   # the same build on your own WAT/WARC/URL files")
     return 0 if summary["balanced"] else 1
 
 
 def register(sub: Any) -> None:
     """Add `wit demo` to the `wit` command."""
-    p = sub.add_parser("demo", help="Build a dataset from the bundled sample web (no arguments needed).")
+    p = sub.add_parser(
+        "demo", help="Build a dataset from the bundled sample web (no arguments needed)."
+    )
     p.add_argument("--out", default="wit-demo", help="Output directory (default: ./wit-demo).")
     p.add_argument("--seed", type=int, default=0, help="Seed of the sample web.")
     p.set_defaults(func=_main, accepts_extra=True)

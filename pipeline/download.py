@@ -84,8 +84,13 @@ class DownloadImages(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, records: beam.PCollection) -> Split:
-        batches = records | "SpreadUrls" >> beam.Reshuffle() | "Batch" >> beam.BatchElements(
-            min_batch_size=self.cfg.batch_size, max_batch_size=self.cfg.batch_size
+        batches = (
+            records
+            | "SpreadUrls" >> beam.Reshuffle()
+            | "Batch"
+            >> beam.BatchElements(
+                min_batch_size=self.cfg.batch_size, max_batch_size=self.cfg.batch_size
+            )
         )
         return _split(batches, "FetchAndResize", _DownloadBatchFn(self.cfg))
 
@@ -98,5 +103,9 @@ class DedupImages(beam.PTransform):
     """Keep one sample per downloaded image content (SHA-256 of the original bytes)."""
 
     def expand(self, records: beam.PCollection) -> Split:
-        grouped = records | "KeyBySha256" >> beam.Map(_by_sha) | "GroupBySha256" >> beam.GroupByKey()
-        return _split(grouped, "KeepFirstPerImage", _KeepFirstFn(Stage.DEDUP_IMAGE, Reason.DUPLICATE_IMAGE))
+        grouped = (
+            records | "KeyBySha256" >> beam.Map(_by_sha) | "GroupBySha256" >> beam.GroupByKey()
+        )
+        return _split(
+            grouped, "KeepFirstPerImage", _KeepFirstFn(Stage.DEDUP_IMAGE, Reason.DUPLICATE_IMAGE)
+        )

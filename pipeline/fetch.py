@@ -28,8 +28,11 @@ __all__ = ["FetchConfig", "FetchResult", "Fetcher", "address_allowed", "parse_re
 
 USER_AGENT_TOKEN = "wit-pipeline"
 DEFAULT_USER_AGENT = f"{USER_AGENT_TOKEN}/0.1 (+https://github.com/wit-pipeline/wit-pipeline)"
-_METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-_OPT_OUT = {"noai", "noimageai", "noindex"}
+_METADATA_ADDRESSES = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+}
+_OPT_OUT = {"noai", "noimageai", "noindex", "noimageindex"}  # img2dataset's set
 
 
 @dataclass(frozen=True)
@@ -170,13 +173,22 @@ class Fetcher:
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
-                timeout = urllib3.Timeout(connect=self.cfg.connect_timeout, read=self.cfg.read_timeout)
+                timeout = urllib3.Timeout(
+                    connect=self.cfg.connect_timeout, read=self.cfg.read_timeout
+                )
                 if scheme == "https":
                     pool = urllib3.HTTPSConnectionPool(
-                        ip, port, timeout=timeout, maxsize=self.cfg.pool_size, server_hostname=host, assert_hostname=host
+                        ip,
+                        port,
+                        timeout=timeout,
+                        maxsize=self.cfg.pool_size,
+                        server_hostname=host,
+                        assert_hostname=host,
                     )
                 else:
-                    pool = urllib3.HTTPConnectionPool(ip, port, timeout=timeout, maxsize=self.cfg.pool_size)
+                    pool = urllib3.HTTPConnectionPool(
+                        ip, port, timeout=timeout, maxsize=self.cfg.pool_size
+                    )
                 self._pools[key] = pool
             return pool
 
@@ -196,7 +208,7 @@ class Fetcher:
             return self._pool(scheme, ip, conn_port, host).urlopen(
                 "GET", path, headers=headers, redirect=False, retries=False, preload_content=False
             )
-        except (urllib3.exceptions.TimeoutError, socket.timeout) as err:
+        except (TimeoutError, urllib3.exceptions.TimeoutError) as err:
             raise _Failure(Reason.TIMEOUT, str(err)) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise _Failure(Reason.CONNECTION_ERROR, f"{type(err).__name__}: {err}") from err
@@ -214,7 +226,7 @@ class Fetcher:
             body = self._read_capped(resp, deadline)
             complete = True
             return FetchResult(url, resp.status, body, resp.headers.get("Content-Type", ""))
-        except (urllib3.exceptions.TimeoutError, socket.timeout) as err:
+        except (TimeoutError, urllib3.exceptions.TimeoutError) as err:
             raise _Failure(Reason.TIMEOUT, str(err)) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise _Failure(Reason.CONNECTION_ERROR, f"{type(err).__name__}: {err}") from err

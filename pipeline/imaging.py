@@ -1,6 +1,6 @@
 """Pure image functions: sniff the format from magic bytes, decode safely, validate, resize, encode.
 
-    result = process_image(body, ImageConfig())  # -> ProcessedImage or raises ImageRejected
+result = process_image(body, ImageConfig())  # -> ProcessedImage or raises ImageRejected
 """
 
 from __future__ import annotations

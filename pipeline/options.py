@@ -32,18 +32,49 @@ class WitOptions(PipelineOptions):
         add("--caption_col", default="caption", help="Caption column of URL tables.")
         add("--queries", help="Query list: parquet with a `query` column or text, one per line.")
         add("--output", help="Output directory (local or s3://).")
-        add("--max_per_query", type=int, default=20000, help="Per-query cap t of the balancing stage.")
+        add(
+            "--max_per_query",
+            type=int,
+            default=20000,
+            help="Per-query cap t of the balancing stage.",
+        )
         add("--samples_per_shard", type=int, default=10000, help="Samples per WebDataset shard.")
         add("--seed", type=int, default=0, help="Seed of every random choice (balancing).")
-        add("--languages", default="", help="Comma-separated languages to keep (empty: keep all, record each).")
-        add("--allowed_networks", default="", help="CIDRs the crawler may reach despite the private-address policy (e.g. 127.0.0.0/8).")
-        add("--resolve", default="", help="HOST=IP:PORT overrides of DNS, comma-separated; HOST may be a glob.")
-        add("--crawler_user_agent", default=DEFAULT_USER_AGENT, help="User-Agent header of the crawler.")
+        add(
+            "--languages",
+            default="",
+            help="Comma-separated languages to keep (empty: keep all, record each).",
+        )
+        add(
+            "--allowed_networks",
+            default="",
+            help="CIDRs the crawler may reach despite the private-address policy (e.g. 127.0.0.0/8).",
+        )
+        add(
+            "--resolve",
+            default="",
+            help="HOST=IP:PORT overrides of DNS, comma-separated; HOST may be a glob.",
+        )
+        add(
+            "--crawler_user_agent",
+            default=DEFAULT_USER_AGENT,
+            help="User-Agent header of the crawler.",
+        )
         add("--timeout", type=float, default=10.0, help="Read timeout per request (seconds).")
         add("--max_image_bytes", type=int, default=20_000_000, help="Largest image body accepted.")
-        add("--image_size", type=int, default=256, help="Shorter side of stored images (downscale only).")
+        add(
+            "--image_size",
+            type=int,
+            default=256,
+            help="Shorter side of stored images (downscale only).",
+        )
         add("--min_image_size", type=int, default=64, help="Smallest original side kept.")
-        add("--max_aspect_ratio", type=float, default=3.0, help="Largest original aspect ratio kept.")
+        add(
+            "--max_aspect_ratio",
+            type=float,
+            default=3.0,
+            help="Largest original aspect ratio kept.",
+        )
         add("--download_threads", type=int, default=16, help="Concurrent downloads per worker.")
         add("--reject_files", type=int, default=1, help="Number of rejects parquet files.")
 
@@ -87,7 +118,9 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         pool_size=o.download_threads,
     )
     image = ImageConfig(
-        image_size=o.image_size, min_image_size=o.min_image_size, max_aspect_ratio=o.max_aspect_ratio
+        image_size=o.image_size,
+        min_image_size=o.min_image_size,
+        max_aspect_ratio=o.max_aspect_ratio,
     )
     return BuildConfig(
         read=ReadConfig(o.input, o.input_format, o.url_col, o.caption_col),

@@ -40,7 +40,9 @@ class ReadConfig:
 
 
 def _malformed(source: str, detail: str) -> Record:
-    return reject(Record(url="", caption="", source=source), Stage.READ, Reason.MALFORMED_RECORD, detail)
+    return reject(
+        Record(url="", caption="", source=source), Stage.READ, Reason.MALFORMED_RECORD, detail
+    )
 
 
 def _iter_warc_records(path: str, rec_type: str) -> Iterator[tuple[int, object, bytes]]:
@@ -84,7 +86,9 @@ def read_wat(path: str) -> Iterator[Record]:
                 if not isinstance(link, dict) or link.get("path") != "IMG@/src":
                     continue
                 url = urljoin(base, str(link.get("url", "")).strip())
-                yield Record(url=url, caption=str(link.get("alt", "")), page_url=page, source=source)
+                yield Record(
+                    url=url, caption=str(link.get("alt", "")), page_url=page, source=source
+                )
     except Exception as err:  # a truncated or corrupt file: record it, keep the job going
         yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
 

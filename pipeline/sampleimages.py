@@ -65,12 +65,17 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
     else:  # star
         n, radius = 10, [r if i % 2 == 0 else r * 0.45 for i in range(10)]
     return [
-        (cx + radius[i] * math.cos(angle + 2 * math.pi * i / n), cy + radius[i] * math.sin(angle + 2 * math.pi * i / n))
+        (
+            cx + radius[i] * math.cos(angle + 2 * math.pi * i / n),
+            cy + radius[i] * math.sin(angle + 2 * math.pi * i / n),
+        )
         for i in range(n)
     ]
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[float, float, float], colour, rng) -> None:
+def _draw_shape(
+    draw: ImageDraw.ImageDraw, shape: str, box: tuple[float, float, float], colour, rng
+) -> None:
     cx, cy, r = box
     if shape == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
@@ -111,27 +116,44 @@ def _shapes_picture(rng: random.Random, w: int, h: int) -> tuple[Image.Image, st
         _texture(draw, texture, (w, h), tex_colour)
     for _ in range(count):
         r = rng.uniform(0.15, 0.35) * min(w, h) / (1 if count == 1 else 1.5)
-        _draw_shape(draw, shape, (rng.uniform(r, w - r), rng.uniform(r, h - r), r), COLOURS[fg_name], rng)
+        _draw_shape(
+            draw, shape, (rng.uniform(r, w - r), rng.uniform(r, h - r), r), COLOURS[fg_name], rng
+        )
     noun = shape if count == 1 else f"{['', 'one', 'two', 'three'][count]} {fg_name} {shape}s"
     lead = f"a {fg_name} {shape}" if count == 1 else noun
     backdrop = f"a {texture} {bg_name} background" if texture else f"a {bg_name} background"
-    return img, rng.choice([f"{lead} on {backdrop}", f"{lead} on {backdrop}.", f"Photo of {lead} on {backdrop}"])
+    return img, rng.choice(
+        [f"{lead} on {backdrop}", f"{lead} on {backdrop}.", f"Photo of {lead} on {backdrop}"]
+    )
 
 
 def _scene_picture(rng: random.Random, w: int, h: int) -> tuple[Image.Image, str]:
     scene = rng.choices(SCENES, weights=[6, 4, 8, 3, 2, 2])[0]
     sky = {"sunset": (250, 120, 60), "night sky": (10, 15, 50)}.get(scene, (120, 180, 240))
-    ground = {"sea": (20, 80, 160), "forest": (30, 110, 40), "desert": (220, 190, 110)}.get(scene, (90, 90, 80))
+    ground = {"sea": (20, 80, 160), "forest": (30, 110, 40), "desert": (220, 190, 110)}.get(
+        scene, (90, 90, 80)
+    )
     img = Image.new("RGB", (w, h), sky)
     draw = ImageDraw.Draw(img)
     horizon = int(h * rng.uniform(0.45, 0.7))
     if scene == "mountains":
-        peaks = [(0, horizon)] + [(x, horizon - rng.uniform(0.2, 0.5) * h) for x in range(0, w + 80, 80)] + [(w, horizon)]
+        peaks = (
+            [(0, horizon)]
+            + [(x, horizon - rng.uniform(0.2, 0.5) * h) for x in range(0, w + 80, 80)]
+            + [(w, horizon)]
+        )
         draw.polygon([(0, h), *peaks, (w, h)], fill=(100, 100, 110))
     draw.rectangle((0, horizon, w, h), fill=ground)
     if scene == "forest":
         for x in range(0, w, max(12, w // 14)):
-            draw.polygon([(x, horizon), (x + w / 30, horizon - h * rng.uniform(0.15, 0.35)), (x + w / 15, horizon)], fill=(20, 90, 30))
+            draw.polygon(
+                [
+                    (x, horizon),
+                    (x + w / 30, horizon - h * rng.uniform(0.15, 0.35)),
+                    (x + w / 15, horizon),
+                ],
+                fill=(20, 90, 30),
+            )
     body = (250, 240, 200) if scene == "night sky" else (255, 220, 50)
     r = min(w, h) * rng.uniform(0.06, 0.12)
     cx, cy = rng.uniform(r, w - r), rng.uniform(r, horizon - r if horizon > 2 * r else r)
@@ -169,7 +191,13 @@ def render_eval_image(rng: random.Random, size: int = 256) -> tuple[Image.Image,
     for _ in range(rng.randint(5, 9)):
         r = rng.uniform(0.06, 0.2) * size
         colour = rng.choice(list(COLOURS.values()))
-        _draw_shape(draw, rng.choice(SHAPES), (rng.uniform(r, size - r), rng.uniform(r, size - r), r), colour, rng)
+        _draw_shape(
+            draw,
+            rng.choice(SHAPES),
+            (rng.uniform(r, size - r), rng.uniform(r, size - r), r),
+            colour,
+            rng,
+        )
     r = 0.22 * size
     _draw_shape(draw, label, (size / 2, size / 2, r), rng.choice(list(COLOURS.values())), rng)
     return img, label

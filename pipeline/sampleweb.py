@@ -22,7 +22,13 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from pipeline.sampleimages import DEMO_QUERIES, alter_copy, encode, render_eval_image, render_picture
+from pipeline.sampleimages import (
+    DEMO_QUERIES,
+    alter_copy,
+    encode,
+    render_eval_image,
+    render_picture,
+)
 from pipeline.schema import url_key
 from pipeline.webarchive import write_crawl
 
@@ -74,7 +80,16 @@ class _Web:
 
 
 def _image_size(rng: random.Random) -> tuple[int, int]:
-    short = int(rng.choice([rng.uniform(64, 200), rng.uniform(200, 500), rng.uniform(200, 500), rng.uniform(500, 1200)]))
+    short = int(
+        rng.choice(
+            [
+                rng.uniform(64, 200),
+                rng.uniform(200, 500),
+                rng.uniform(200, 500),
+                rng.uniform(500, 1200),
+            ]
+        )
+    )
     ratio = rng.uniform(1.0, 1.8)
     long_side = min(1600, int(short * ratio))
     return (long_side, short) if rng.random() < 0.6 else (short, long_side)
@@ -108,7 +123,9 @@ def _junk_link(web: _Web, rng: random.Random, n: int, case: str) -> tuple[str, s
     if case == "empty_alt":
         return web.add(IMAGE_HOST, path, jpeg), ""
     if case == "boilerplate_alt":
-        return web.add(IMAGE_HOST, path, jpeg), rng.choice(["logo", "image", "click here", "Read more", "icon"])
+        return web.add(IMAGE_HOST, path, jpeg), rng.choice(
+            ["logo", "image", "click here", "Read more", "icon"]
+        )
     if case == "foreign_alt":
         return web.add(IMAGE_HOST, path, jpeg), rng.choice(_FOREIGN)
     if case == "icon":
@@ -123,7 +140,9 @@ def _junk_link(web: _Web, rng: random.Random, n: int, case: str) -> tuple[str, s
     if case == "truncated":
         return web.add(IMAGE_HOST, path, jpeg[: len(jpeg) // 2]), caption
     if case == "html_as_jpeg":
-        return web.add(IMAGE_HOST, path, b"<!doctype html><html><body>Not found</body></html>"), caption
+        return web.add(
+            IMAGE_HOST, path, b"<!doctype html><html><body>Not found</body></html>"
+        ), caption
     if case == "bomb":
         return web.add(IMAGE_HOST, f"/img/x{n:05d}.png", _bomb_png()), caption
     if case == "opt_out":
@@ -131,9 +150,13 @@ def _junk_link(web: _Web, rng: random.Random, n: int, case: str) -> tuple[str, s
         web.routes[f"{IMAGE_HOST}{path}"] = {"headers": {"X-Robots-Tag": "noai"}}
         return url, caption
     if case == "private_address":
-        return rng.choice(["http://169.254.169.254/latest/meta-data/x.jpg", "http://10.1.2.3/cat.jpg"]), caption
+        return rng.choice(
+            ["http://169.254.169.254/latest/meta-data/x.jpg", "http://10.1.2.3/cat.jpg"]
+        ), caption
     if case == "svg":
-        return web.add(IMAGE_HOST, f"/img/x{n:05d}.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"), caption
+        return web.add(
+            IMAGE_HOST, f"/img/x{n:05d}.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"
+        ), caption
     if case == "data_uri":
         return "data:image/gif;base64,R0lGODlhAQABAAAAACw=", caption
     if case == "redirect":
@@ -180,10 +203,14 @@ def _plant_evalset(web: _Web, rng: random.Random, cfg: SampleWebConfig) -> list[
         labels.append(f"{eval_id}\timages/{eval_id}.png\t{label}")
         if i < cfg.planted_copies:
             transform = transforms[i % len(transforms)]
-            copy = encode(alter_copy(img, transform), "JPEG", quality=40 if transform == "reencode" else 85)
+            copy = encode(
+                alter_copy(img, transform), "JPEG", quality=40 if transform == "reencode" else 85
+            )
             url = web.add(IMAGE_HOST, f"/img/e{i:04d}.jpg", copy)
             links.append((url, f"a {label} and other shapes on a pattern"))
-            truth.append({"eval_id": eval_id, "url": url, "key": url_key(url), "transform": transform})
+            truth.append(
+                {"eval_id": eval_id, "url": url, "key": url_key(url), "transform": transform}
+            )
     with open(os.path.join(ev, "labels.tsv"), "w") as f:
         f.write("\n".join(labels) + "\n")
     with open(os.path.join(ev, "ground_truth.jsonl"), "w") as f:

@@ -24,7 +24,14 @@ import pyarrow.parquet as pq
 from pipeline import storage
 from pipeline.schema import Record
 
-__all__ = ["tar_bytes", "parquet_bytes", "shard_name", "assign_shards", "WriteShards", "BUCKET_CHARS"]
+__all__ = [
+    "tar_bytes",
+    "parquet_bytes",
+    "shard_name",
+    "assign_shards",
+    "WriteShards",
+    "BUCKET_CHARS",
+]
 
 BUCKET_CHARS = 3  # 4096 key buckets
 _PARQUET_SCHEMA = pa.schema(
@@ -95,7 +102,9 @@ def _bucket_size(item: tuple[str, Iterable[str]]) -> tuple[str, int]:
     return item[0], sum(1 for _ in item[1])
 
 
-def _assign(item: tuple[str, Iterable[str]], sizes: dict[str, int], n: int) -> Iterator[tuple[str, int]]:
+def _assign(
+    item: tuple[str, Iterable[str]], sizes: dict[str, int], n: int
+) -> Iterator[tuple[str, int]]:
     return assign_shards(item[0], item[1], sizes, n)
 
 
@@ -113,7 +122,9 @@ class _WriteShardFn(beam.DoFn):
         index, records = item[0], sorted(item[1], key=lambda r: r.key)
         name = shard_name(index)
         tar = tar_bytes(records)
-        storage.write_bytes(storage.join(self.shards_dir, f"{name}.parquet"), parquet_bytes(records))
+        storage.write_bytes(
+            storage.join(self.shards_dir, f"{name}.parquet"), parquet_bytes(records)
+        )
         storage.write_bytes(storage.join(self.shards_dir, f"{name}.tar"), tar)
         yield {
             "shard": f"{name}.tar",

@@ -114,7 +114,9 @@ class _KeepFirstFn(_Counted):
         ordered = sorted(item[1], key=lambda r: (r.key, r.source, r.caption, r.page_url))
         yield self.emit(ordered[0])
         for dup in ordered[1:]:
-            yield self.emit(reject(dup, self.stage, self.reason, f"kept {ordered[0].key} {ordered[0].source}"))
+            yield self.emit(
+                reject(dup, self.stage, self.reason, f"kept {ordered[0].key} {ordered[0].source}")
+            )
 
 
 class DedupUrls(beam.PTransform):

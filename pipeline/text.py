@@ -1,6 +1,6 @@
 """Pure caption and URL filters: each returns `(ok, reason)` and imports nothing from Beam.
 
-    ok, reason = caption_ok("a red circle", TextConfig())
+ok, reason = caption_ok("a red circle", TextConfig())
 """
 
 from __future__ import annotations

@@ -54,15 +54,23 @@ def _write_warc(path: str, pages: Sequence[tuple[str, bytes, object]]) -> None:
     with open(path, "wb") as f:
         writer = WARCWriter(f, gzip=True)
         for url, html, _ in pages:
-            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            http = StatusAndHeaders(
+                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+            )
             record = writer.create_warc_record(
-                url, "response", payload=io.BytesIO(html), length=len(html),
-                http_headers=http, warc_headers_dict=_headers(url, "response"),
+                url,
+                "response",
+                payload=io.BytesIO(html),
+                length=len(html),
+                http_headers=http,
+                warc_headers_dict=_headers(url, "response"),
             )
             writer.write_record(record)
 
 
-def _write_wat(path: str, warc_name: str, pages: Sequence[tuple[str, bytes, Sequence]], malformed: bool) -> None:
+def _write_wat(
+    path: str, warc_name: str, pages: Sequence[tuple[str, bytes, Sequence]], malformed: bool
+) -> None:
     with open(path, "wb") as f:
         writer = WARCWriter(f, gzip=True)
         for i, (url, _, links) in enumerate(pages):
@@ -70,13 +78,19 @@ def _write_wat(path: str, warc_name: str, pages: Sequence[tuple[str, bytes, Sequ
             if malformed and i == 1:  # one damaged record, as real crawls have
                 body = body[: len(body) // 3]
             record = writer.create_warc_record(
-                url, "metadata", payload=io.BytesIO(body), length=len(body),
-                warc_content_type="application/json", warc_headers_dict=_headers(url, "metadata"),
+                url,
+                "metadata",
+                payload=io.BytesIO(body),
+                length=len(body),
+                warc_content_type="application/json",
+                warc_headers_dict=_headers(url, "metadata"),
             )
             writer.write_record(record)
 
 
-def write_crawl(out_dir: str, pages: Sequence[tuple[str, bytes, Sequence]], files: int = 2) -> list[str]:
+def write_crawl(
+    out_dir: str, pages: Sequence[tuple[str, bytes, Sequence]], files: int = 2
+) -> list[str]:
     """Split `pages` (url, html, links) over `files` WARC+WAT pairs in `out_dir`; return WAT paths."""
     os.makedirs(out_dir, exist_ok=True)
     wats = []

@@ -1,0 +1,161 @@
+"""End to end, the way users run it: `wit demo` and `beam_runner.py` in subprocesses."""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+import webdataset as wds
+from PIL import Image
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+WIT = os.path.join(os.path.dirname(sys.executable), "wit")
+
+
+def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, **kw)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory):
+    outs = [str(tmp_path_factory.mktemp(f"demo{i}")) for i in range(2)]
+    procs = [_run([WIT, "demo", "--out", out]) for out in outs]
+    return outs, procs
+
+
+def _read_shard(path):
+    return list(wds.WebDataset(path, shardshuffle=False))
+
+
+def test_demo_builds_readable_shards(demo_runs):
+    (out, _), (proc, _) = demo_runs
+    assert "kept samples" in proc.stdout and "adds up" in proc.stdout
+    sizes = json.load(open(f"{out}/shards/sizes.json"))
+    assert len(sizes) >= 2 and sum(sizes.values()) >= 500
+    for name, count in sizes.items():
+        samples = _read_shard(f"{out}/shards/{name}")
+        assert len(samples) == count
+        table = pq.read_table(f"{out}/shards/{name.replace('.tar', '.parquet')}")
+        assert table.column("key").to_pylist() == [s["__key__"] for s in samples]
+        for s in samples:
+            img = Image.open(io.BytesIO(s["jpg"]))
+            img.load()
+            meta = json.loads(s["json"])
+            assert s["txt"].decode().strip() and meta["caption"] == s["txt"].decode()
+            assert min(img.size) <= 256 and meta["width"] == img.size[0]
+            assert (
+                meta["queries"] and meta["url"] and meta["page_url"] and len(meta["sha256"]) == 64
+            )
+
+
+def test_demo_accounting_adds_up(demo_runs):
+    out = demo_runs[0][0]
+    summary = json.load(open(f"{out}/summary.json"))
+    manifest = json.load(open(f"{out}/manifest.json"))
+    rejects = pq.read_table(glob.glob(f"{out}/rejects/*.parquet")).to_pylist()
+    assert summary["balanced"] and summary["input"] == summary["kept"] + len(rejects)
+    assert summary["kept"] == sum(s["count"] for s in manifest["shards"])
+    reasons = {r["reason"] for r in rejects}
+    planted = {
+        "empty_caption",
+        "boilerplate_caption",
+        "http_error",
+        "corrupt_image",
+        "not_an_image",
+        "image_too_small",
+        "duplicate_url",
+        "duplicate_image",
+        "opted_out",
+        "blocked_address",
+        "decompression_bomb",
+        "malformed_record",
+    }
+    assert planted <= reasons, planted - reasons
+    assert all(r["stage"] and r["reason"] for r in rejects)
+
+
+def test_demo_keeps_planted_eval_copies(demo_runs):
+    out = demo_runs[0][0]
+    keys = {
+        k
+        for name in json.load(open(f"{out}/shards/sizes.json"))
+        for k in pq.read_table(f"{out}/shards/{name[:-4]}.parquet").column("key").to_pylist()
+    }
+    truth = [json.loads(line) for line in open(f"{out}/sample-web/evalset/ground_truth.jsonl")]
+    assert truth and all(t["key"] in keys for t in truth)
+
+
+def test_demo_rerun_is_byte_identical(demo_runs):
+    (a, b), _ = demo_runs
+    files = sorted(
+        os.path.relpath(p, a) for p in glob.glob(f"{a}/shards/*") + glob.glob(f"{a}/rejects/*")
+    )
+    assert files == sorted(
+        os.path.relpath(p, b) for p in glob.glob(f"{b}/shards/*") + glob.glob(f"{b}/rejects/*")
+    )
+    for rel in files:
+        assert open(f"{a}/{rel}", "rb").read() == open(f"{b}/{rel}", "rb").read(), rel
+
+
+def test_beam_runner_on_url_table(web_server, small_web, tmp_path):
+    import pyarrow as pa
+
+    from pipeline.read import read_wat
+
+    rows = [
+        {"url": r.url, "caption": r.caption}
+        for p in sorted(glob.glob(f"{small_web}/crawl/*.wat.gz"))
+        for r in read_wat(p)
+        if not r.rejected
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "urls.parquet")
+    out = tmp_path / "out"
+    proc = _run(
+        [
+            sys.executable,
+            "beam_runner.py",
+            f"--input={tmp_path}/urls.parquet",
+            "--input_format=parquet",
+            f"--queries={small_web}/queries.txt",
+            f"--output={out}",
+            "--samples_per_shard=50",
+            "--allowed_networks=127.0.0.0/8",
+            f"--resolve={web_server.resolve_spec()}",
+            "--max_per_query=1000",
+        ]
+    )
+    summary = json.load(open(out / "summary.json"))
+    assert summary["input"] == len(rows) and summary["balanced"] and summary["kept"] > 100
+    assert "adds up" in proc.stdout
+
+
+def test_private_addresses_refused_without_opt_in(web_server, small_web, tmp_path):
+    out = tmp_path / "out"
+    _run(
+        [
+            sys.executable,
+            "beam_runner.py",
+            f"--input={small_web}/crawl/*.wat.gz",
+            f"--queries={small_web}/queries.txt",
+            f"--output={out}",
+            f"--resolve={web_server.resolve_spec()}",
+        ]
+    )
+    summary = json.load(open(out / "summary.json"))
+    assert summary["kept"] == 0 and summary["balanced"]
+    assert summary["drops"]["download"]["blocked_address"] > 100
+
+
+def test_wit_help_lists_subcommands():
+    proc = _run([WIT, "--help"])
+    assert "demo" in proc.stdout
