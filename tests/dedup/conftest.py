@@ -28,7 +28,10 @@ def scene(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
     bottom = tuple(rng.randint(0, 255) for _ in range(3))
     for y in range(h):
         t = y / h
-        draw.line([(0, y), (w, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+        draw.line(
+            [(0, y), (w, y)],
+            fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
+        )
     for _ in range(rng.randint(5, 10)):
         x0, y0 = rng.randint(-40, w), rng.randint(-40, h)
         x1, y1 = x0 + rng.randint(20, w // 2), y0 + rng.randint(20, h // 2)
