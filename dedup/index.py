@@ -74,8 +74,10 @@ class _TorchFlat:
 
 
 def _faiss_gpus() -> int:
-    import faiss
-
+    try:
+        import faiss
+    except ImportError:
+        return 0
     return int(faiss.get_num_gpus()) if hasattr(faiss, "get_num_gpus") else 0
 
 
@@ -88,11 +90,11 @@ def _torch_cuda() -> bool:
 
 
 def _flat(vectors: np.ndarray, cfg: IndexConfig) -> SearchIndex:
-    import faiss
-
     n, d = vectors.shape
     want_gpu = cfg.device in ("auto", "gpu")
     if want_gpu and _faiss_gpus() > 0:
+        import faiss
+
         res = faiss.StandardGpuResources()
         gcfg = faiss.GpuIndexFlatConfig()
         gcfg.useFloat16 = cfg.fp16
@@ -102,6 +104,8 @@ def _flat(vectors: np.ndarray, cfg: IndexConfig) -> SearchIndex:
         return SearchIndex(index, n, "faiss-gpu-flat" + ("-fp16" if cfg.fp16 else ""))
     if want_gpu and _torch_cuda():
         return SearchIndex(_TorchFlat(vectors, cfg.fp16), n, "torch-cuda-flat")
+    import faiss
+
     index = faiss.IndexFlatIP(d)
     index.add(vectors)
     return SearchIndex(index, n, "faiss-cpu-flat")
