@@ -29,7 +29,8 @@ class DistEnv:
 def _pick_device(preference: str, local_rank: int) -> torch.device:
     """`preference` if given, else cuda:LOCAL_RANK when CUDA is present, else cpu."""
     if preference:
-        return torch.device(preference)
+        dev = torch.device(preference)
+        return torch.device("cuda", local_rank) if dev.type == "cuda" and dev.index is None else dev
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
     return torch.device("cpu")

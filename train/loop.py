@@ -52,8 +52,8 @@ def _autocast(cfg: TrainConfig, env: DistEnv) -> contextlib.AbstractContextManag
     return contextlib.nullcontext()
 
 
-def train_step(run: Run, model: torch.nn.Module, batch: dict, env: DistEnv) -> float:
-    """One optimiser step on one batch; returns the loss."""
+def train_step(run: Run, model: torch.nn.Module, batch: dict, env: DistEnv) -> torch.Tensor:
+    """One optimiser step on one batch; returns the loss (a detached tensor: no host sync)."""
     images = normalize(batch["images"].to(env.device, non_blocking=True))
     tokens = batch["tokens"].to(env.device, non_blocking=True)
     with _autocast(run.cfg, env):
@@ -66,7 +66,7 @@ def train_step(run: Run, model: torch.nn.Module, batch: dict, env: DistEnv) -> f
     run.optimizer.step()
     run.scheduler.step()
     unwrap(model).clamp_logit_scale()
-    return float(loss.detach())
+    return loss.detach()
 
 
 def _items(run: Run, env: DistEnv) -> Iterator[dict]:
@@ -118,7 +118,7 @@ class _Meter:
 def _run_epoch(run: Run, model: torch.nn.Module, env: DistEnv) -> bool:
     """Train until this epoch's data (or step limit) ends; False if stopped early on request."""
     batches, limit, meter = _items(run, env), _epoch_limit(run), _Meter()
-    loss = float("nan")
+    loss = torch.tensor(float("nan"))
     while not limit or run.epoch_step < limit:
         t0 = time.perf_counter()
         batch = next(batches, None)
@@ -129,13 +129,15 @@ def _run_epoch(run: Run, model: torch.nn.Module, env: DistEnv) -> bool:
         run.step, run.epoch_step = run.step + 1, run.epoch_step + 1
         meter.samples += len(batch["keys"]) * env.world_size
         if env.is_main and run.step % run.cfg.log_every == 0:
-            print(meter.line(run, loss), flush=True)
+            print(meter.line(run, float(loss)), flush=True)
         if run.cfg.stop_after_steps and run.step >= run.cfg.stop_after_steps:
             _checkpoint(run, env)
             return False
         if run.cfg.save_every and run.step % run.cfg.save_every == 0:
             _checkpoint(run, env)
-    run.history.append({"epoch": run.epoch, "step": run.step, "loss": reduce_mean(loss, env)})
+    run.history.append(
+        {"epoch": run.epoch, "step": run.step, "loss": reduce_mean(float(loss), env)}
+    )
     return True
 
 
