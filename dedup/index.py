@@ -65,8 +65,9 @@ class _TorchFlat:
         import torch
 
         out_s, out_i = [], []
-        for i in range(0, len(q), 65536):
-            qq = torch.from_numpy(q[i : i + 65536]).to("cuda", self.dtype)
+        step = max(1, (1 << 28) // max(1, self.base.shape[0]))  # ~1.5 GB of scores per chunk
+        for i in range(0, len(q), step):
+            qq = torch.from_numpy(q[i : i + step]).to("cuda", self.dtype)
             s, idx = torch.topk((qq @ self.base.T).float(), k, dim=1)
             out_s.append(s.cpu().numpy())
             out_i.append(idx.cpu().numpy())
