@@ -117,7 +117,21 @@ class _Meter:
 
 def _run_epoch(run: Run, model: torch.nn.Module, env: DistEnv) -> bool:
     """Train until this epoch's data (or step limit) ends; False if stopped early on request."""
-    batches, limit, meter = _items(run, env), _epoch_limit(run), _Meter()
+    with contextlib.closing(_items(run, env)) as batches:  # closing stops the workers
+        loss = _steps(run, model, env, batches)
+    if loss is None:
+        return False
+    run.history.append(
+        {"epoch": run.epoch, "step": run.step, "loss": reduce_mean(float(loss), env)}
+    )
+    return True
+
+
+def _steps(
+    run: Run, model: torch.nn.Module, env: DistEnv, batches: Iterator[dict]
+) -> torch.Tensor | None:
+    """The step loop of one epoch; returns the last loss, or None when stopped on request."""
+    limit, meter = _epoch_limit(run), _Meter()
     loss = torch.tensor(float("nan"))
     while not limit or run.epoch_step < limit:
         t0 = time.perf_counter()
@@ -132,13 +146,10 @@ def _run_epoch(run: Run, model: torch.nn.Module, env: DistEnv) -> bool:
             print(meter.line(run, float(loss)), flush=True)
         if run.cfg.stop_after_steps and run.step >= run.cfg.stop_after_steps:
             _checkpoint(run, env)
-            return False
+            return None
         if run.cfg.save_every and run.step % run.cfg.save_every == 0:
             _checkpoint(run, env)
-    run.history.append(
-        {"epoch": run.epoch, "step": run.step, "loss": reduce_mean(float(loss), env)}
-    )
-    return True
+    return loss
 
 
 def _gather(obj: object, env: DistEnv) -> list:

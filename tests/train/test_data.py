@@ -121,6 +121,7 @@ def _replay_matches(urls, tokenizer, workers: int, cut: int) -> None:
             assert a["images"].equal(b["images"]) and a["tokens"].equal(b["tokens"])
 
 
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")
 @pytest.mark.parametrize("workers,cut", [(0, 5), (2, 1), (2, 6), (3, 7)])
 def test_resume_position_replays_the_rest_exactly(
     tmp_path, tokenizer, workers: int, cut: int
