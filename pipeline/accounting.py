@@ -3,7 +3,9 @@
 `summarize` is pure: input count, shard stats and drop counts in, a summary dict out, with
 `balanced` true exactly when input == kept + the sum of every drop. `Finalize` writes
 `shards/sizes.json`, `summary.json` and, last of all, `manifest.json`, after every shard and
-rejects file is committed (it consumes their stats as side inputs).
+rejects file is committed (it consumes their stats as side inputs); before the manifest it
+deletes shard files no longer in the build and what killed writers left (`.tmp-` files,
+incomplete S3 multipart uploads).
 """
 
 from __future__ import annotations
@@ -118,8 +120,12 @@ class WriteRejects(beam.PTransform):
 
 
 class _FinalizeFn(beam.DoFn):
-    def __init__(self, output: str, config: dict[str, Any]) -> None:
-        self.output, self.config = output, config
+    def __init__(self, output: str, config: dict[str, Any], s3_endpoint_url: str = "") -> None:
+        self.output, self.config, self.endpoint = output, config, s3_endpoint_url
+
+    def setup(self) -> None:
+        if self.endpoint:
+            storage.set_s3_endpoint(self.endpoint)
 
     def process(
         self, _: object, input_count: int, shards: list, rejects: list, drops: list
@@ -127,9 +133,11 @@ class _FinalizeFn(beam.DoFn):
         shards = sorted(shards, key=lambda s: s["shard"])
         summary = summarize(input_count, shards, drops)
         sizes = {s["shard"]: s["count"] for s in shards}
+        _remove_stray_shards(storage.join(self.output, "shards"), sizes)
+        for part in ("shards", "rejects"):  # temp files / multipart uploads of killed writers
+            storage.remove_partial(storage.join(self.output, part))
         storage.write_bytes(storage.join(self.output, "shards", "sizes.json"), _json(sizes))
         storage.write_bytes(storage.join(self.output, "summary.json"), _json(summary))
-        _remove_stray_shards(storage.join(self.output, "shards"), sizes)
         manifest = {
             "format": "wit-pipeline/1",
             "shards": shards,
@@ -148,12 +156,11 @@ def _json(obj: Any) -> bytes:
 
 def _remove_stray_shards(shards_dir: str, sizes: dict[str, int]) -> None:
     """Delete shard files a previous, larger run left behind (they are not in this manifest)."""
-    for path in storage.glob(storage.join(shards_dir, "*.tar")) + storage.glob(
-        storage.join(shards_dir, "*.parquet")
-    ):
-        base = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        if f"{base}.tar" not in sizes:
-            storage.remove(path)
+    for pattern in ("*.tar", "*.parquet", "*_stats.json"):
+        for path in storage.glob(storage.join(shards_dir, pattern)):
+            base = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].removesuffix("_stats")
+            if f"{base}.tar" not in sizes:
+                storage.remove(path)
 
 
 def _versions() -> dict[str, str]:
@@ -172,9 +179,9 @@ def _versions() -> dict[str, str]:
 class Finalize(beam.PTransform):
     """After all shards and rejects are committed: sizes.json, summary.json, then manifest.json."""
 
-    def __init__(self, output: str, config: dict[str, Any]) -> None:
+    def __init__(self, output: str, config: dict[str, Any], s3_endpoint_url: str = "") -> None:
         super().__init__()
-        self.output, self.config = output, config
+        self.output, self.config, self.s3_endpoint_url = output, config, s3_endpoint_url
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
         AsList, AsSingleton = beam.pvalue.AsList, beam.pvalue.AsSingleton
@@ -183,7 +190,7 @@ class Finalize(beam.PTransform):
             | "Once" >> beam.Create([None])
             | "WriteManifest"
             >> beam.ParDo(
-                _FinalizeFn(self.output, self.config),
+                _FinalizeFn(self.output, self.config, self.s3_endpoint_url),
                 AsSingleton(inputs["input_count"]),
                 AsList(inputs["shards"]),
                 AsList(inputs["rejects"]),

@@ -2,11 +2,13 @@
 
 ReadCandidates -> FilterText -> DedupUrls -> MatchQueries -> DetectLanguage
     -> BalanceByQuery -> DownloadImages -> DedupImages -> WriteShards
-every stage's rejects -> WriteRejects;  then Finalize (sizes.json, summary, manifest).
+every stage's rejects -> WriteRejects;  then Finalize (sizes.json, summary, manifest);
+after the pipeline, the dataset card (`report.html`). `--resume` keeps committed shards.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import apache_beam as beam
@@ -17,6 +19,7 @@ from pipeline.accounting import Finalize, WriteRejects, drop_keys
 from pipeline.download import DedupImages, DownloadImages
 from pipeline.options import BuildConfig, build_config
 from pipeline.read import ReadCandidates
+from pipeline.report import write_report
 from pipeline.shards import WriteShards
 from pipeline.stages import (
     BalanceByQuery,
@@ -42,7 +45,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
     downloaded = balanced.kept | "DownloadImages" >> DownloadImages(cfg.download)
     samples = downloaded.kept | "DedupImages" >> DedupImages()
     shards = samples.kept | "WriteShards" >> WriteShards(
-        storage.join(cfg.output, "shards"), cfg.samples_per_shard
+        storage.join(cfg.output, "shards"), cfg.samples_per_shard, cfg.resume, cfg.s3_endpoint_url
     )
 
     stages = (read, text, unique, matched, language, balanced, downloaded, samples)
@@ -56,16 +59,21 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
         "rejects": reject_files,
         "drops": drop_keys(rejects),
     }
-    return inputs | "Finalize" >> Finalize(cfg.output, cfg.to_json())
+    return inputs | "Finalize" >> Finalize(cfg.output, cfg.to_json(), cfg.s3_endpoint_url)
 
 
 def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict[str, Any]:
     """Parse Beam options from `argv`, run the build to completion and return its summary."""
     options = PipelineOptions(argv)
     cfg = build_config(options)
+    if cfg.s3_endpoint_url:
+        storage.set_s3_endpoint(cfg.s3_endpoint_url)
+        os.environ["AWS_ENDPOINT_URL"] = cfg.s3_endpoint_url  # for local worker processes
     storage.makedirs(cfg.output)
+    storage.remove(storage.join(cfg.output, "manifest.json"))  # incomplete until written again
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, cfg)
+    write_report(cfg.output)
     return _read_summary(cfg.output)
 
 

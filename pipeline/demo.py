@@ -6,10 +6,13 @@ wit demo --out wit-demo [standard Beam options, e.g. --direct_num_workers 2]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import tempfile
 import time
 from typing import Any
 
+from pipeline import storage
 from pipeline.accounting import format_summary
 from pipeline.sampleweb import SampleWebConfig, generate
 
@@ -35,12 +38,16 @@ def demo_args(web_dir: str, out: str, resolve: str) -> list[str]:
 
 
 def run_demo(out: str, beam_args: list[str], seed: int = 0) -> dict[str, Any]:
-    """Generate the sample web under OUT/sample-web, serve it, and build OUT; returns the summary."""
+    """Generate the sample web under OUT/sample-web (a temp dir if OUT is s3://), serve it, build OUT."""
     from pipeline.build import run
     from pipeline.webserver import SampleWebServer
 
-    web_dir = generate(os.path.join(out, "sample-web"), SampleWebConfig(seed=seed))
-    with SampleWebServer(web_dir) as server:
+    with contextlib.ExitStack() as stack:
+        web_root = os.path.join(out, "sample-web")
+        if storage.is_s3(out):  # the sample web is served from local disk, never from S3
+            web_root = stack.enter_context(tempfile.TemporaryDirectory(prefix="wit-sample-web-"))
+        web_dir = generate(web_root, SampleWebConfig(seed=seed))
+        server = stack.enter_context(SampleWebServer(web_dir))
         print(
             f"sample web: {web_dir} served at http://127.0.0.1:{server.port}/ (hosts *.sample.test)"
         )
@@ -48,7 +55,7 @@ def run_demo(out: str, beam_args: list[str], seed: int = 0) -> dict[str, Any]:
 
 
 def _main(args: argparse.Namespace, extra: list[str]) -> int:
-    out = os.path.abspath(args.out)
+    out = args.out.rstrip("/") if storage.is_s3(args.out) else os.path.abspath(args.out)
     start = time.monotonic()
     summary = run_demo(out, extra, args.seed)
     print(format_summary(summary))
@@ -56,6 +63,7 @@ def _main(args: argparse.Namespace, extra: list[str]) -> int:
     print(f"  shards     {out}/shards/  (sizes.json, NNNNN.tar, NNNNN.parquet)")
     print(f"  rejects    {out}/rejects/")
     print(f"  manifest   {out}/manifest.json   summary {out}/summary.json")
+    print(f"  card       {out}/report.html")
     print("next:")
     print(
         f"  python -c \"import webdataset as wds; print(next(iter(wds.WebDataset('{out}/shards/00000.tar'))).keys())\""

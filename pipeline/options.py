@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 
 from pipeline.download import DownloadConfig
 from pipeline.fetch import DEFAULT_USER_AGENT, FetchConfig, parse_resolve
@@ -77,6 +77,11 @@ class WitOptions(PipelineOptions):
         )
         add("--download_threads", type=int, default=16, help="Concurrent downloads per worker.")
         add("--reject_files", type=int, default=1, help="Number of rejects parquet files.")
+        add(
+            "--resume",
+            action="store_true",
+            help="Do not rewrite shards already committed (verified by their _stats.json).",
+        )
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,15 @@ class BuildConfig:
     seed: int = 0
     languages: tuple[str, ...] = ()
     reject_files: int = 1
+    resume: bool = False  # how a run was started, not what it builds: kept out of the manifest
+    s3_endpoint_url: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The configuration as recorded in `manifest.json`."""
-        return asdict(self)
+        config = asdict(self)
+        for name in ("resume", "s3_endpoint_url"):
+            config.pop(name)
+        return config
 
 
 def _split_csv(value: str) -> tuple[str, ...]:
@@ -132,4 +142,6 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         seed=o.seed,
         languages=_split_csv(o.languages),
         reject_files=o.reject_files,
+        resume=o.resume,
+        s3_endpoint_url=options.view_as(S3Options).s3_endpoint_url or "",  # Beam's own option
     )

@@ -6,16 +6,25 @@ bucketed by their first hex digits, bucket sizes are summed into offsets (a side
 key's global rank is its bucket offset plus its rank within the bucket.
 
 Each shard is `shards/NNNNN.tar` (`KEY.jpg`, `KEY.txt`, `KEY.json`, tar headers with fixed
-mtime/owner so reruns are byte-identical) and `shards/NNNNN.parquet` (one row per sample,
-img2dataset's columns plus ours).
+mtime/owner so reruns are byte-identical), `shards/NNNNN.parquet` (one row per sample,
+img2dataset's columns plus ours) and, written last, `shards/NNNNN_stats.json` (count, bytes and
+sha256 of both files), the sidecar that marks the shard committed.
+
+Exactly once: every file is written atomically (`storage.atomic_write`), the sidecar is deleted
+before and written after its shard, so a bundle retried after writing half a shard leaves one
+correct shard. With `resume`, a shard whose sidecar matches the bytes this run would write, and
+whose files still have that size and sha256, is not written again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
 import tarfile
 from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
 
 import apache_beam as beam
 import pyarrow as pa
@@ -26,7 +35,12 @@ from pipeline.schema import Record
 
 __all__ = [
     "tar_bytes",
+    "write_tar",
     "parquet_bytes",
+    "shard_stats",
+    "stats_name",
+    "is_committed",
+    "write_shard",
     "shard_name",
     "assign_shards",
     "WriteShards",
@@ -62,10 +76,26 @@ def shard_name(index: int) -> str:
     return f"{index:05d}"
 
 
-def tar_bytes(records: Sequence[Record]) -> bytes:
-    """A deterministic WebDataset tar of `records` (in the given order)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+class _Sink:
+    """A write-only stream that counts and hashes what passes through to `target` (if any)."""
+
+    def __init__(self, target: IO[bytes] | None = None) -> None:
+        self.target, self.size, self.hash = target, 0, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        if self.target is not None:
+            self.target.write(data)
+        self.hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+
+def write_tar(records: Iterable[Record], fileobj: Any) -> None:
+    """Stream a deterministic WebDataset tar of `records` (in the given order) into `fileobj`."""
+    with tarfile.open(fileobj=fileobj, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for record in records:
             for name, data in record.webdataset_members():
                 info = tarfile.TarInfo(name)
@@ -73,6 +103,12 @@ def tar_bytes(records: Sequence[Record]) -> bytes:
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 tar.addfile(info, io.BytesIO(data))
+
+
+def tar_bytes(records: Sequence[Record]) -> bytes:
+    """A deterministic WebDataset tar of `records` (in the given order)."""
+    buf = io.BytesIO()
+    write_tar(records, buf)
     return buf.getvalue()
 
 
@@ -114,25 +150,93 @@ def _to_shard(item: tuple[str, dict[str, list]]) -> Iterator[tuple[int, Record]]
             yield shard, record
 
 
+def stats_name(index: int) -> str:
+    """The sidecar of shard `index` (`00012_stats.json`, as img2dataset names it)."""
+    return f"{shard_name(index)}_stats.json"
+
+
+def shard_stats(index: int, records: Sequence[Record], parquet: bytes) -> dict[str, Any]:
+    """What the sidecar and the manifest record of a shard: counts, sizes, checksums, key range."""
+    sink = _Sink()
+    write_tar(records, sink)
+    name = shard_name(index)
+    return {
+        "shard": f"{name}.tar",
+        "parquet": f"{name}.parquet",
+        "count": len(records),
+        "bytes": sink.size,
+        "sha256": sink.hash.hexdigest(),
+        "parquet_bytes": len(parquet),
+        "parquet_sha256": hashlib.sha256(parquet).hexdigest(),
+        "first_key": records[0].key if records else "",
+        "last_key": records[-1].key if records else "",
+    }
+
+
+def _json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _file_matches(path: str, size: int, sha256: str) -> bool:
+    if storage.size(path) != size:
+        return False
+    sink = _Sink()
+    with contextlib.closing(storage.open_read(path)) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sink.write(chunk)
+    return sink.hash.hexdigest() == sha256
+
+
+def is_committed(shards_dir: str, index: int, stats: dict[str, Any]) -> bool:
+    """Whether shard `index` is committed with exactly `stats`: sidecar, sizes and sha256 agree."""
+    sidecar = storage.join(shards_dir, stats_name(index))
+    try:
+        if json.loads(storage.read_bytes(sidecar)) != stats:
+            return False
+    except (FileNotFoundError, ValueError):
+        return False
+    return _file_matches(
+        storage.join(shards_dir, stats["shard"]), stats["bytes"], stats["sha256"]
+    ) and _file_matches(
+        storage.join(shards_dir, stats["parquet"]), stats["parquet_bytes"], stats["parquet_sha256"]
+    )
+
+
+def write_shard(
+    shards_dir: str, index: int, records: Sequence[Record], resume: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """Commit shard `index` (parquet, tar, then the sidecar); returns (stats, whether written)."""
+    parquet = parquet_bytes(records)
+    stats = shard_stats(index, records, parquet)
+    if resume and is_committed(shards_dir, index, stats):
+        return stats, False
+    sidecar = storage.join(shards_dir, stats_name(index))
+    storage.remove(sidecar)  # the shard is uncommitted until the new sidecar is written
+    storage.write_bytes(storage.join(shards_dir, stats["parquet"]), parquet)
+    with storage.atomic_write(storage.join(shards_dir, stats["shard"])) as f:
+        sink = _Sink(f)
+        write_tar(records, sink)
+    if sink.hash.hexdigest() != stats["sha256"]:
+        raise RuntimeError(f"shard {stats['shard']} changed while being written")
+    storage.write_bytes(sidecar, _json(stats))
+    return stats, True
+
+
 class _WriteShardFn(beam.DoFn):
-    def __init__(self, shards_dir: str) -> None:
-        self.shards_dir = shards_dir
+    def __init__(self, shards_dir: str, resume: bool, s3_endpoint_url: str) -> None:
+        self.shards_dir, self.resume, self.endpoint = shards_dir, resume, s3_endpoint_url
+        self.written = beam.metrics.Metrics.counter("shards", "shards_written")
+        self.skipped = beam.metrics.Metrics.counter("shards", "shards_skipped_committed")
+
+    def setup(self) -> None:
+        if self.endpoint:
+            storage.set_s3_endpoint(self.endpoint)
 
     def process(self, item: tuple[int, Iterable[Record]]) -> Iterator[dict]:
-        index, records = item[0], sorted(item[1], key=lambda r: r.key)
-        name = shard_name(index)
-        tar = tar_bytes(records)
-        storage.write_bytes(
-            storage.join(self.shards_dir, f"{name}.parquet"), parquet_bytes(records)
-        )
-        storage.write_bytes(storage.join(self.shards_dir, f"{name}.tar"), tar)
-        yield {
-            "shard": f"{name}.tar",
-            "parquet": f"{name}.parquet",
-            "count": len(records),
-            "bytes": len(tar),
-            "sha256": hashlib.sha256(tar).hexdigest(),
-        }
+        records = sorted(item[1], key=lambda r: r.key)
+        stats, written = write_shard(self.shards_dir, item[0], records, self.resume)
+        (self.written if written else self.skipped).inc()
+        yield stats
 
 
 def _key(record: Record) -> str:
@@ -146,9 +250,16 @@ def _keyed(record: Record) -> tuple[str, Record]:
 class WriteShards(beam.PTransform):
     """Write samples into `OUTPUT/shards/`; outputs one stats dict per committed shard."""
 
-    def __init__(self, shards_dir: str, samples_per_shard: int) -> None:
+    def __init__(
+        self,
+        shards_dir: str,
+        samples_per_shard: int,
+        resume: bool = False,
+        s3_endpoint_url: str = "",
+    ) -> None:
         super().__init__()
         self.shards_dir, self.samples_per_shard = shards_dir, samples_per_shard
+        self.resume, self.s3_endpoint_url = resume, s3_endpoint_url
 
     def expand(self, samples: beam.PCollection) -> beam.PCollection:
         buckets = (
@@ -167,5 +278,6 @@ class WriteShards(beam.PTransform):
             | "JoinShardIndex" >> beam.CoGroupByKey()
             | "ToShard" >> beam.FlatMap(_to_shard)
             | "GroupShards" >> beam.GroupByKey()
-            | "WriteTarAndParquet" >> beam.ParDo(_WriteShardFn(self.shards_dir))
+            | "WriteTarAndParquet"
+            >> beam.ParDo(_WriteShardFn(self.shards_dir, self.resume, self.s3_endpoint_url))
         )

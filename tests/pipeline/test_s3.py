@@ -1,0 +1,178 @@
+"""S3 behaviour against a real moto server process: multipart, exactly-once, retries, streaming."""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+
+from pipeline import s3, storage
+from pipeline.schema import Record
+from pipeline.shards import parquet_bytes, stats_name, tar_bytes, write_shard
+
+MiB = 1 << 20
+
+
+@pytest.fixture
+def bucket(s3_env):
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def _keys(bucket: str) -> list[str]:
+    return sorted(s3.list_keys(bucket, ""))
+
+
+def _uploads(bucket: str) -> list[dict]:
+    return boto3.client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+def test_large_object_goes_up_in_parts_with_bounded_memory(bucket):
+    s3.configure(part_size=5 * MiB)
+    data = os.urandom(12 * MiB + 123)
+    with storage.atomic_write(f"s3://{bucket}/big.tar") as f:
+        for i in range(0, len(data), MiB):
+            f.write(data[i : i + MiB])
+            assert len(f._buf) < 5 * MiB  # never more than one part in memory
+    assert storage.read_bytes(f"s3://{bucket}/big.tar") == data
+    etag = boto3.client("s3").head_object(Bucket=bucket, Key="big.tar")["ETag"]
+    assert etag.strip('"').endswith("-3") and not _uploads(bucket)
+
+
+def test_failed_multipart_write_is_aborted_and_invisible(bucket):
+    s3.configure(part_size=5 * MiB)
+    with pytest.raises(RuntimeError), storage.atomic_write(f"s3://{bucket}/x.tar") as f:
+        f.write(os.urandom(7 * MiB))
+        raise RuntimeError("writer died")
+    assert _keys(bucket) == [] and _uploads(bucket) == []
+
+
+def _records(n: int, size: int) -> list[Record]:
+    rng = [
+        Record(url=f"http://a.test/{i}.jpg", caption=f"c{i}", image=os.urandom(size))
+        for i in range(n)
+    ]
+    return sorted(rng, key=lambda r: r.key)
+
+
+class _Dies(Record):
+    """A record whose tar members fail on their second use: the hash pass works, the write (a worker dying mid-shard)."""
+
+    calls = 0
+
+    def webdataset_members(self):  # type: ignore[override]
+        type(self).calls += 1
+        if type(self).calls > 1:
+            raise RuntimeError("worker lost mid-shard")
+        return super().webdataset_members()
+
+
+def test_retried_bundle_leaves_one_correct_shard(bucket):
+    s3.configure(part_size=5 * MiB)
+    good = _records(8, MiB)
+    dying = good[:7] + [_Dies(url=good[7].url, caption=good[7].caption, image=good[7].image)]
+    shards = f"s3://{bucket}/out/shards"
+    with pytest.raises(RuntimeError):
+        write_shard(shards, 0, dying)  # 7 MiB in: one part uploaded, then the worker dies
+    assert not storage.exists(f"{shards}/00000.tar") and _uploads(bucket) == []
+    stats, written = write_shard(shards, 0, good)  # Beam retries the bundle
+    assert written and _uploads(bucket) == []
+    assert _keys(bucket) == [
+        f"out/shards/{n}" for n in ("00000.parquet", "00000.tar", stats_name(0))
+    ]
+    assert storage.read_bytes(f"{shards}/00000.tar") == tar_bytes(good)
+    assert storage.read_bytes(f"{shards}/00000.parquet") == parquet_bytes(good)
+    assert write_shard(shards, 0, good, resume=True) == (stats, False)
+
+
+def test_killed_writer_upload_is_cleaned_up(bucket):
+    s3.configure(part_size=5 * MiB)
+    writer = s3.S3Writer(bucket, "out/shards/00003.tar")
+    writer.write(os.urandom(6 * MiB))  # a part is up; the process is killed before commit
+    assert len(_uploads(bucket)) == 1 and _keys(bucket) == []
+    assert storage.remove_partial(f"s3://{bucket}/out/shards") == 1
+    assert _uploads(bucket) == [] and _keys(bucket) == []
+
+
+class _FlakyProxy(ThreadingHTTPServer):
+    """An HTTP proxy in front of the S3 server that answers 503 SlowDown to the first N requests."""
+
+    def __init__(self, upstream: str, failures: int) -> None:
+        self.upstream, self.failures, self.refused, self.lock = (
+            upstream,
+            failures,
+            0,
+            threading.Lock(),
+        )
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _handle(self) -> None:
+        server: _FlakyProxy = self.server  # type: ignore[assignment]
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with server.lock:
+            refuse = server.refused < server.failures
+            server.refused += refuse
+        if refuse:
+            msg = (
+                b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+            )
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
+        up = http.client.HTTPConnection(urlsplit(server.upstream).netloc, timeout=30)
+        up.request(self.command, self.path, body=body, headers=dict(self.headers))
+        resp = up.getresponse()
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in (
+                "content-length",
+                "transfer-encoding",
+                "connection",
+                "server",
+                "date",
+            ):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data if self.command != "HEAD" else b"")
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+
+def test_slowdown_and_503_are_retried_through(bucket, s3_env, caplog):
+    proxy = _FlakyProxy(s3_env, failures=3)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        s3.configure(endpoint_url=f"http://127.0.0.1:{proxy.server_port}", max_attempts=2)
+        s3.configure(retry_base_s=0.05, part_size=5 * MiB)
+        data = os.urandom(6 * MiB)
+        with caplog.at_level(logging.DEBUG):
+            storage.write_bytes(f"s3://{bucket}/shards/00000.tar", data)
+            assert storage.read_bytes(f"s3://{bucket}/shards/00000.tar") == data
+        assert proxy.refused == 3
+        assert "testing-secret-never-logged" not in caplog.text
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_credentials_never_in_errors_or_logs(s3_env, caplog):
+    with caplog.at_level(logging.DEBUG, logger="pipeline"), pytest.raises(Exception) as err:
+        storage.write_bytes("s3://no-such-bucket-here/x", b"x")
+    assert "testing-secret-never-logged" not in caplog.text + str(err.value)
