@@ -184,6 +184,6 @@ def _wds_open(url: str, mode: str = "rb", bufsize: int = 8192, **kw: object) -> 
 
 def register_webdataset_s3() -> None:
     """Let `webdataset` open `s3://` shard URLs through this layer (no local copy, no CLI)."""
-    from webdataset import gopen
+    import importlib
 
-    gopen.gopen_schemes["s3"] = _wds_open
+    importlib.import_module("webdataset.gopen").gopen_schemes["s3"] = _wds_open

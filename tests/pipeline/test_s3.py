@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,3 +177,52 @@ def test_credentials_never_in_errors_or_logs(s3_env, caplog):
     with caplog.at_level(logging.DEBUG, logger="pipeline"), pytest.raises(Exception) as err:
         storage.write_bytes("s3://no-such-bucket-here/x", b"x")
     assert "testing-secret-never-logged" not in caplog.text + str(err.value)
+
+
+def test_build_writes_to_s3_and_shards_stream_back(bucket, small_web, web_server):
+    import io
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import webdataset as wds
+
+    from pipeline.build import run
+
+    out = f"s3://{bucket}/build"
+    summary = run(
+        [
+            f"--input={small_web}/crawl/*.wat.gz",
+            f"--queries={small_web}/queries.txt",
+            f"--output={out}",
+            "--samples_per_shard=64",
+            "--allowed_networks=127.0.0.0/8",
+            f"--resolve={web_server.resolve_spec()}",
+        ]
+    )
+    assert summary["balanced"] and summary["kept"] > 100
+    sizes = json.loads(storage.read_bytes(f"{out}/shards/sizes.json"))
+    manifest = json.loads(storage.read_bytes(f"{out}/manifest.json"))
+    assert [s["shard"] for s in manifest["shards"]] == sorted(sizes) and not _uploads(bucket)
+    assert b"<img" in storage.read_bytes(f"{out}/report.html")
+
+    storage.register_webdataset_s3()  # webdataset opens s3:// through our storage layer
+    urls = [f"{out}/shards/{name}" for name in sorted(sizes)]
+    samples = list(wds.WebDataset(urls, shardshuffle=False))
+    assert len(samples) == sum(sizes.values()) == summary["kept"]
+    assert all({"jpg", "txt", "json"} <= set(s) for s in samples)  # what OpenCLIP reads
+    piped = list(
+        wds.WebDataset(f"pipe:{sys.executable} -m pipeline.s3 {urls[0]}", shardshuffle=False)
+    )
+    assert [s["__key__"] for s in piped] == [s["__key__"] for s in samples[: sizes["00000.tar"]]]
+
+    table = pq.read_table(io.BytesIO(storage.read_bytes(f"{out}/shards/00000.parquet")))
+    types = {f.name: f.type for f in table.schema}
+    for col in ("url", "caption", "key", "status", "error_message", "sha256"):
+        assert types[col] == pa.string(), col
+    for col in ("width", "height", "original_width", "original_height"):
+        assert types[col] == pa.int64(), col
+    assert {"query_ids", "language", "page_url"} <= set(types)
+    assert table.column("key").to_pylist() == [s["__key__"] for s in piped]
+    everything = b"".join(storage.read_bytes(p) for p in storage.glob(f"{out}/**"))
+    assert b"testing-secret-never-logged" not in everything and b"testing-key-id" not in everything

@@ -89,3 +89,20 @@ def test_write_shards_transform(tmp_path):
             s["__key__"] for s in wds.WebDataset(str(tmp_path / f"{name}.tar"), shardshuffle=False)
         ]
     assert keys == sorted(r.key for r in records)
+
+
+def test_sidecar_marks_commit_and_resume_skips_only_verified_shards(tmp_path):
+    from pipeline.shards import is_committed, stats_name, write_shard
+
+    records = sorted(_records(6), key=lambda r: r.key)
+    stats, written = write_shard(str(tmp_path), 0, records)
+    assert written and json.loads((tmp_path / stats_name(0)).read_text()) == stats
+    assert stats["bytes"] == len(tar_bytes(records)) and stats["count"] == 6
+    assert is_committed(str(tmp_path), 0, stats)
+    assert write_shard(str(tmp_path), 0, records, resume=True) == (stats, False)
+    tar = tmp_path / "00000.tar"
+    tar.write_bytes(tar.read_bytes()[:-1] + b"x")  # same size, different bytes
+    assert not is_committed(str(tmp_path), 0, stats)
+    assert write_shard(str(tmp_path), 0, records, resume=True) == (stats, True)
+    assert tar.read_bytes() == tar_bytes(records)
+    assert write_shard(str(tmp_path), 0, records[:5], resume=True)[1]  # other content: rewritten
