@@ -3,6 +3,7 @@
 wit dedup --shards out/shards --eval cifar=evals/cifar --eval web=web/evalset --out overlap/
 wit dedup-calibrate --eval web=web/evalset --precision 0.99
 wit overlap query overlap/ "SELECT * FROM summary"
+wit overlap analyze overlap/ --checkpoint runs/tiny/checkpoints/latest.pt [--eval web=PATH]
 wit filter --shards out/shards --exclude overlap/exclusion/keys.txt --out clean/
 """
 
@@ -17,7 +18,7 @@ from dedup.embed import EmbedConfig
 from dedup.index import IndexConfig
 from dedup.overlap import CLASSICAL_FLOOR, DedupConfig
 
-__all__ = ["register", "embed_config", "dedup_config"]
+__all__ = ["register", "embed_config", "dedup_config", "analysis_config"]
 
 
 def _add_embed_args(p: argparse.ArgumentParser) -> None:
@@ -92,7 +93,67 @@ def _run_dedup(args: argparse.Namespace, extra: list[str]) -> int:
             f"{s['eval_set']}: {s['overlap']}/{s['all']} eval images overlap "
             f"({s['overlap_pct']}%), threshold {s['threshold']:.3f} ({s['threshold_source']})"
         )
+    if args.checkpoint:
+        _print_analysis(_analyze(analysis_config(args, args.out)))
     print(f"report: {args.out}/report.html")
+    return 0
+
+
+def _add_analysis_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--templates",
+        action="append",
+        default=[],
+        help="prompt template with {} or a file of them (repeatable; default: the trainer's)",
+    )
+    p.add_argument("--classes", default="", help="class names file (default: the set's labels)")
+    p.add_argument("--tokenizer", default="", help="default: OUT/tokenizer.json of the run")
+    p.add_argument("--confidence", type=float, default=0.995, help="Clopper-Pearson level")
+
+
+def analysis_config(args: argparse.Namespace, run: str):  # type: ignore[no-untyped-def]
+    """The `wit overlap analyze` configuration from parsed arguments."""
+    from dedup.analysis import AnalysisConfig, load_templates
+    from dedup.evalsets import parse_eval_spec
+
+    return AnalysisConfig(
+        run=run,
+        checkpoint=args.checkpoint,
+        evals=tuple(parse_eval_spec(e) for e in args.eval),
+        templates=load_templates(args.templates),
+        classes=args.classes,
+        tokenizer=args.tokenizer,
+        confidence=args.confidence,
+        device=args.device,
+    )
+
+
+def _analyze(cfg):  # type: ignore[no-untyped-def]
+    from dedup.analysis import analyze
+
+    return analyze(cfg)
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f}%"
+
+
+def _print_analysis(results: list[dict]) -> None:
+    for r in results:
+        p = "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"
+        print(
+            f"{r['eval_set']}: zero-shot all {_pct(r['all_acc'])} (n={r['all_n']}), "
+            f"overlap {_pct(r['overlap_acc'])} (n={r['overlap_n']}), "
+            f"clean {_pct(r['clean_acc'])} (n={r['clean_n']}); "
+            f"all - clean {_pct(r['all_minus_clean'])} "
+            f"[{_pct(r['all_minus_clean_ci_low'])}, {_pct(r['all_minus_clean_ci_high'])}]; "
+            f"p(overlap > clean) {p}"
+        )
+
+
+def _run_analyze(args: argparse.Namespace, extra: list[str]) -> int:
+    _print_analysis(_analyze(analysis_config(args, args.dir)))
+    print(f"analysis: {args.dir}/analysis.json, report: {args.dir}/report.html")
     return 0
 
 
@@ -126,9 +187,17 @@ def _run_filter(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _add_parser(sub: argparse._SubParsersAction, name: str, **kw):  # type: ignore[no-untyped-def,type-arg]
+    """Add subcommand `name`, or `dedup-NAME` when another plugin already took `name`."""
+    if name in sub.choices:
+        print(f"wit: {name!r} is taken by another plugin; use 'dedup-{name}'", file=sys.stderr)
+        name = f"dedup-{name}"
+    return sub.add_parser(name, **kw)
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the dedup subcommands to the `wit` parser."""
-    p = sub.add_parser("dedup", help="near-duplicates of eval sets in training shards")
+    p = _add_parser(sub, "dedup", help="near-duplicates of eval sets in training shards")
     p.add_argument("--shards", action="append", required=True, help="shard folder, tar or glob")
     p.add_argument("--out", required=True)
     p.add_argument("--threshold", action="append", default=[], metavar="NAME=T")
@@ -136,20 +205,29 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--index", default="auto", choices=["auto", "flat", "ivf"])
     p.add_argument("--search-device", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--background", type=int, default=2000)
+    p.add_argument("--checkpoint", default="", help="a `wit train` checkpoint: zero-shot analysis")
     _add_embed_args(p)
+    _add_analysis_args(p)
     p.set_defaults(func=_run_dedup)
-    c = sub.add_parser("dedup-calibrate", help="per-eval-set thresholds for a target precision")
+    c = _add_parser(sub, "dedup-calibrate", help="per-eval-set thresholds for a target precision")
     c.add_argument("--out", default="", help="write the thresholds JSON here too")
     c.add_argument("--max-images", type=int, default=300)
     _add_embed_args(c)
     c.set_defaults(func=_run_calibrate)
-    o = sub.add_parser("overlap", help="query an overlap run")
+    o = _add_parser(sub, "overlap", help="query or analyse an overlap run")
     osub = o.add_subparsers(dest="overlap_command", metavar="ACTION", required=True)
     q = osub.add_parser("query", help="DuckDB SQL over the run's parquet files")
     q.add_argument("dir")
     q.add_argument("sql")
     q.set_defaults(func=_run_query)
-    f = sub.add_parser("filter", help="reshard without the keys of an exclusion list")
+    a = osub.add_parser("analyze", help="zero-shot accuracy on All / Overlap / Clean (CLIP s. 5)")
+    a.add_argument("dir")
+    a.add_argument("--checkpoint", required=True, help="a `wit train` checkpoint (.pt)")
+    a.add_argument("--eval", action="append", default=[], metavar="NAME=PATH")
+    a.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _add_analysis_args(a)
+    a.set_defaults(func=_run_analyze)
+    f = _add_parser(sub, "filter", help="reshard without the keys of an exclusion list")
     f.add_argument("--shards", required=True)
     f.add_argument("--exclude", required=True, help="keys.txt or exclusion.parquet")
     f.add_argument("--out", required=True)

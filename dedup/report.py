@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline import storage
 
-__all__ = ["write_report", "histogram_png"]
+__all__ = ["write_report", "histogram_png", "add_analysis", "analysis_html"]
 
 _COLUMNS = (
     "eval_set",
@@ -30,6 +30,7 @@ _COLUMNS = (
     "train_images",
     "flagged_train",
 )
+_MARK_START, _MARK_END = "<!-- analysis:start -->", "<!-- analysis:end -->"
 _STYLE = """body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:4px 8px}.pair{display:inline-block;margin:6px;
 padding:6px;border:1px solid #ddd;width:290px;vertical-align:top;font-size:12px}
@@ -107,8 +108,66 @@ def write_report(out: str, sets: Sequence[Any], summaries: list[dict]) -> str:
         f"<style>{_STYLE}</style></head><body><h1>Eval-set overlap</h1>"
         f"<p>Overlap = eval images with at least one training near-duplicate at or above the "
         f"set's threshold; Clean = the rest. Query with <code>wit overlap query DIR SQL</code>.</p>"
-        f"{_table(summaries)}\n{body}</body></html>"
+        f"{_table(summaries)}\n{_MARK_START}{_MARK_END}\n{body}</body></html>"
     )
     path = storage.join(out, "report.html")
+    storage.write_bytes(path, doc.encode("utf-8"))
+    return path
+
+
+def _fmt(value: Any, pct: bool = True) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.1f}" if pct else f"{value:.3g}"
+
+
+def _interval(row: dict, prefix: str) -> str:
+    lo, hi = row.get(f"{prefix}_ci_low"), row.get(f"{prefix}_ci_high")
+    return "n/a" if lo is None else f"[{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def analysis_html(results: list[dict]) -> str:
+    """The CLIP Section 5 table (accuracies in %, intervals, p-values), all text escaped."""
+    e = html.escape
+    level = f"{100 * results[0]['confidence']:g}" if results else ""
+    head = (
+        "<tr><th>eval_set</th><th>classes</th><th>All (n)</th><th>Overlap (n)</th>"
+        "<th>Clean (n)</th><th>All acc %</th><th>Overlap acc %</th><th>Clean acc %</th>"
+        f"<th>Overlap - Clean % [{level} % CI]</th><th>All - Clean % [{level} % CI]</th>"
+        "<th>p (Overlap &gt; Clean)</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{e(str(r['eval_set']))}</td><td>{r['classes']}</td><td>{r['all_n']}</td>"
+        f"<td>{r['overlap_n']}</td><td>{r['clean_n']}</td>"
+        + "".join(
+            f"<td>{_fmt(r[f'{s}_acc'])} {_interval(r, s)}</td>" for s in ("all", "overlap", "clean")
+        )
+        + f"<td>{_fmt(r['overlap_minus_clean'])} {_interval(r, 'overlap_minus_clean')}</td>"
+        f"<td>{_fmt(r['all_minus_clean'])} {_interval(r, 'all_minus_clean')}</td>"
+        f"<td>{_fmt(r['p_value'], pct=False)}</td></tr>"
+        for r in results
+    )
+    ckpt = e(str(results[0]["checkpoint"])) if results else ""
+    return (
+        f"<h2>Zero-shot accuracy: All / Overlap / Clean</h2><p>checkpoint {ckpt}; exact "
+        f"Clopper-Pearson intervals ({level} %); differences use Clean's accuracy as the baseline "
+        "(CLIP, Section 5); p: one-sided exact binomial test of Overlap's correct count against "
+        f"Clean's accuracy.</p><table>{head}{body}</table>"
+    )
+
+
+def add_analysis(out: str, results: list[dict]) -> str:
+    """Put (or replace) the analysis section in `out/report.html`; returns its path."""
+    path = storage.join(out, "report.html")
+    section = f"{_MARK_START}{analysis_html(results)}{_MARK_END}"
+    if storage.exists(path):
+        doc = storage.read_bytes(path).decode("utf-8")
+    else:
+        doc = "<!doctype html><html><head><meta charset='utf-8'></head><body></body></html>"
+    start, end = doc.find(_MARK_START), doc.find(_MARK_END)
+    if start >= 0 and end > start:
+        doc = doc[:start] + section + doc[end + len(_MARK_END) :]
+    else:
+        doc = doc.replace("</body>", section + "</body>", 1)
     storage.write_bytes(path, doc.encode("utf-8"))
     return path
