@@ -159,13 +159,17 @@ def shard_stats(index: int, records: Sequence[Record], parquet: bytes) -> dict[s
     """What the sidecar and the manifest record of a shard: counts, sizes, checksums, key range."""
     sink = _Sink()
     write_tar(records, sink)
+    return _stats(index, records, parquet, sink)
+
+
+def _stats(index: int, records: Sequence[Record], parquet: bytes, tar: _Sink) -> dict[str, Any]:
     name = shard_name(index)
     return {
         "shard": f"{name}.tar",
         "parquet": f"{name}.parquet",
         "count": len(records),
-        "bytes": sink.size,
-        "sha256": sink.hash.hexdigest(),
+        "bytes": tar.size,
+        "sha256": tar.hash.hexdigest(),
         "parquet_bytes": len(parquet),
         "parquet_sha256": hashlib.sha256(parquet).hexdigest(),
         "first_key": records[0].key if records else "",
@@ -205,19 +209,22 @@ def is_committed(shards_dir: str, index: int, stats: dict[str, Any]) -> bool:
 def write_shard(
     shards_dir: str, index: int, records: Sequence[Record], resume: bool = False
 ) -> tuple[dict[str, Any], bool]:
-    """Commit shard `index` (parquet, tar, then the sidecar); returns (stats, whether written)."""
+    """Commit shard `index` (parquet, tar, then the sidecar); returns (stats, whether written).
+
+    With `resume`, a shard already committed with the same bytes is verified and left alone.
+    """
     parquet = parquet_bytes(records)
-    stats = shard_stats(index, records, parquet)
-    if resume and is_committed(shards_dir, index, stats):
-        return stats, False
+    if resume:
+        expected = shard_stats(index, records, parquet)
+        if is_committed(shards_dir, index, expected):
+            return expected, False
     sidecar = storage.join(shards_dir, stats_name(index))
     storage.remove(sidecar)  # the shard is uncommitted until the new sidecar is written
-    storage.write_bytes(storage.join(shards_dir, stats["parquet"]), parquet)
-    with storage.atomic_write(storage.join(shards_dir, stats["shard"])) as f:
+    storage.write_bytes(storage.join(shards_dir, f"{shard_name(index)}.parquet"), parquet)
+    with storage.atomic_write(storage.join(shards_dir, f"{shard_name(index)}.tar")) as f:
         sink = _Sink(f)
-        write_tar(records, sink)
-    if sink.hash.hexdigest() != stats["sha256"]:
-        raise RuntimeError(f"shard {stats['shard']} changed while being written")
+        write_tar(records, sink)  # streamed: the tar is never held in memory as a whole
+    stats = _stats(index, records, parquet, sink)
     storage.write_bytes(sidecar, _json(stats))
     return stats, True
 
