@@ -40,7 +40,9 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
     text = read.kept | "FilterText" >> FilterText(cfg.text)
     unique = text.kept | "DedupUrls" >> DedupUrls()
     matched = unique.kept | "MatchQueries" >> MatchQueries(cfg.queries)
-    language = matched.kept | "DetectLanguage" >> DetectLanguage(cfg.languages)
+    language = matched.kept | "DetectLanguage" >> DetectLanguage(
+        cfg.languages, cfg.language_backend
+    )
     balanced = language.kept | "BalanceByQuery" >> BalanceByQuery(cfg.max_per_query, cfg.seed)
     downloaded = balanced.kept | "DownloadImages" >> DownloadImages(cfg.download)
     samples = downloaded.kept | "DedupImages" >> DedupImages()

@@ -46,6 +46,7 @@ def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Recor
     return replace(
         record,
         image=img.jpeg,
+        image_ext=img.ext,
         mime=img.mime,
         width=img.width,
         height=img.height,

@@ -1,38 +1,37 @@
-"""A polite, safe HTTP fetcher: our own DNS resolution and address policy, pooled connections.
+"""A polite, safe HTTP fetcher: our own DNS and address policy, per-host limits, pooled connections.
 
-Names are resolved here (with a cache and optional `--resolve` overrides), the address is checked
-against the policy (private, loopback, link-local, multicast and cloud-metadata addresses are
-refused unless an allowed network covers them), and the connection goes to that checked address,
-so DNS rebinding cannot slip past. Redirects are followed by hand (each hop checked), bodies are
-capped, `X-Robots-Tag: noai / noimageai` opt-outs are honoured.
+Names are resolved here (`pipeline.netpolicy.Resolver`: cached, with `--resolve` overrides),
+the address is checked against the policy, and the connection goes to that checked address, so
+DNS rebinding cannot slip past; every redirect hop is checked again. Each host gets at most
+`per_host_connections` requests in flight and `per_host_rate` requests per second. Bodies are
+read in small pieces against a total deadline (a trickling server cannot hold a thread forever)
+and capped in size; `Retry-After` is honoured on 429/503.
 
     fetcher = Fetcher(FetchConfig(allowed_networks=("127.0.0.0/8",)))
-    result = fetcher.fetch("http://127.0.0.1:8000/a.jpg")
+    result = fetcher.fetch("http://127.0.0.1:8000/a.jpg")  # FetchResult(status, body, reason)
 """
 
 from __future__ import annotations
 
-import fnmatch
-import ipaddress
-import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+from urllib3.exceptions import ConnectTimeoutError, ProtocolError, ReadTimeoutError
 
+from pipeline.netpolicy import (
+    DEFAULT_USER_AGENT,
+    ResolveError,
+    Resolver,
+    address_allowed,
+    opted_out,
+    parse_resolve,
+)
 from pipeline.schema import Reason
 
-__all__ = ["FetchConfig", "FetchResult", "Fetcher", "address_allowed", "parse_resolve", "opted_out"]
-
-USER_AGENT_TOKEN = "wit-pipeline"
-DEFAULT_USER_AGENT = f"{USER_AGENT_TOKEN}/0.1 (+https://github.com/wit-pipeline/wit-pipeline)"
-_METADATA_ADDRESSES = {
-    ipaddress.ip_address("169.254.169.254"),
-    ipaddress.ip_address("fd00:ec2::254"),
-}
-_OPT_OUT = {"noai", "noimageai", "noindex", "noimageindex"}  # img2dataset's set
+__all__ = ["FetchConfig", "FetchResult", "Fetcher", "HostLimiter", "parse_resolve", "http_reason"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,13 @@ class FetchConfig:
     total_timeout: float = 30.0
     max_bytes: int = 20_000_000
     max_redirects: int = 5
-    retries: int = 1
-    backoff: float = 0.2
+    retries: int = 2
+    backoff: float = 0.5
+    max_retry_after: float = 10.0
     user_agent: str = DEFAULT_USER_AGENT
-    pool_size: int = 16  # connections kept per host (match the download threads)
+    pool_size: int = 16
+    per_host_connections: int = 16
+    per_host_rate: float = 0.0  # requests per second per host; 0 means unlimited
     allowed_networks: tuple[str, ...] = ()
     resolve: tuple[tuple[str, str, int], ...] = ()  # (host glob, ip, port)
 
@@ -62,111 +64,100 @@ class FetchResult:
     content_type: str = ""
     reason: str = ""
     detail: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
+    final_url: str = ""
 
 
-def parse_resolve(spec: str) -> tuple[tuple[str, str, int], ...]:
-    """Parse `HOST=IP:PORT,...` (HOST may be a glob like `*.sample.test`)."""
-    entries = []
-    for item in filter(None, (s.strip() for s in spec.split(","))):
-        host, _, target = item.partition("=")
-        ip, _, port = target.rpartition(":")
-        if not host or not ip or not port.isdigit():
-            raise ValueError(f"--resolve entry must be HOST=IP:PORT, got {item!r}")
-        entries.append((host.lower(), ip.strip("[]"), int(port)))
-    return tuple(entries)
-
-
-def address_allowed(ip: str, allowed_networks: tuple[str, ...] = ()) -> bool:
-    """Whether the crawler may connect to `ip` (public, or inside an explicitly allowed network)."""
-    addr = ipaddress.ip_address(ip)
-    if any(addr in ipaddress.ip_network(net, strict=False) for net in allowed_networks):
-        return True
-    if addr in _METADATA_ADDRESSES:
-        return False
-    return not (
-        addr.is_private
-        or addr.is_loopback
-        or addr.is_link_local
-        or addr.is_multicast
-        or addr.is_reserved
-        or addr.is_unspecified
-    )
-
-
-def opted_out(header_values: list[str], token: str = USER_AGENT_TOKEN) -> bool:
-    """Whether `X-Robots-Tag` values opt this image out of AI use (globally or for `token`)."""
-    for value in header_values:
-        scope = ""
-        for part in value.split(","):
-            part = part.strip().lower()
-            if ":" in part:
-                scope, _, part = part.partition(":")
-                scope, part = scope.strip(), part.strip()
-            if part in _OPT_OUT and scope in ("", token, "*"):
-                return True
-    return False
+def http_reason(status: int) -> str:
+    """The drop reason of an HTTP status: `http_404`, `http_429`, ..., or `http_5xx`."""
+    return Reason.HTTP_5XX if status >= 500 else f"http_{status}"
 
 
 class _Failure(Exception):
-    def __init__(self, reason: str, detail: str = "", status: int = 0) -> None:
+    def __init__(
+        self, reason: str, detail: str = "", status: int = 0, retry_after: float = 0
+    ) -> None:
         super().__init__(detail)
-        self.reason, self.detail, self.status = reason, detail, status
+        self.reason, self.detail, self.status, self.retry_after = (
+            reason,
+            detail,
+            status,
+            retry_after,
+        )
+
+    @property
+    def retryable(self) -> bool:
+        transient = (Reason.CONNECT_TIMEOUT, Reason.READ_TIMEOUT, Reason.CONNECTION_ERROR)
+        return self.reason in transient or self.status == 429 or self.status >= 500
+
+
+class HostLimiter:
+    """Per-host concurrency (a semaphore) and rate (a minimum interval between request starts)."""
+
+    def __init__(self, connections: int, rate: float) -> None:
+        self.connections, self.interval = connections, (1.0 / rate if rate > 0 else 0.0)
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    def acquire(self, host: str) -> threading.BoundedSemaphore:
+        """Block until `host` has a free slot and its rate allows a start; returns the slot."""
+        with self._lock:
+            slot = self._slots.setdefault(host, threading.BoundedSemaphore(self.connections))
+        slot.acquire()
+        if self.interval:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_start.get(host, now))
+                self._next_start[host] = start + self.interval
+            time.sleep(max(0.0, start - now))
+        return slot
+
+
+def _retry_after(resp: urllib3.BaseHTTPResponse) -> float:
+    value = resp.headers.get("Retry-After", "")
+    return float(value) if value.strip().isdigit() else 0.0
 
 
 class Fetcher:
     """Thread-safe fetcher; create one per worker (in `DoFn.setup`)."""
 
-    def __init__(self, cfg: FetchConfig) -> None:
+    def __init__(self, cfg: FetchConfig, resolver: Resolver | None = None) -> None:
         self.cfg = cfg
+        self.resolver = resolver or Resolver(cfg.resolve)
+        self.limiter = HostLimiter(cfg.per_host_connections, cfg.per_host_rate)
         self._lock = threading.Lock()
-        self._dns: dict[tuple[str, int], tuple[str, int]] = {}
         self._pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
 
-    def fetch(self, url: str) -> FetchResult:
-        """GET `url` following up to `max_redirects` checked redirects, with retries."""
-        attempt = 0
-        while True:
+    def fetch(self, url: str, accept: str = "image/*,*/*;q=0.5") -> FetchResult:
+        """GET `url` following up to `max_redirects` checked redirects, with retries and backoff."""
+        for attempt in range(self.cfg.retries + 1):
             try:
-                return self._fetch_following(url)
+                return self._fetch_following(url, accept)
             except _Failure as fail:
-                retryable = fail.reason in (Reason.TIMEOUT, Reason.CONNECTION_ERROR) or (
-                    fail.reason == Reason.HTTP_ERROR and (fail.status == 429 or fail.status >= 500)
-                )
-                if not retryable or attempt >= self.cfg.retries:
+                if not fail.retryable or attempt == self.cfg.retries:
                     return FetchResult(url, fail.status, reason=fail.reason, detail=fail.detail)
-                attempt += 1
-                time.sleep(self.cfg.backoff * 2 ** (attempt - 1))
+                wait = fail.retry_after or self.cfg.backoff * 2**attempt
+                time.sleep(min(wait, self.cfg.max_retry_after))
+        raise AssertionError("unreachable")
 
-    def _fetch_following(self, url: str) -> FetchResult:
+    def _fetch_following(self, url: str, accept: str) -> FetchResult:
         deadline = time.monotonic() + self.cfg.total_timeout
         current = url
         for _ in range(self.cfg.max_redirects + 1):
-            resp = self._request(current)
-            if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
-                resp.drain_conn()
-                resp.release_conn()
-                current = urljoin(current, resp.headers["Location"])
-                continue
-            return self._read(url, resp, deadline)
+            host = (urlsplit(current).hostname or "").lower()
+            slot = self.limiter.acquire(host)
+            try:
+                resp = self._request(current, accept)
+                if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                    resp.close()
+                    current = urljoin(current, resp.headers["Location"].strip())
+                    continue
+                result = self._read(url, resp, deadline)
+                result.final_url = current
+                return result
+            finally:
+                slot.release()
         raise _Failure(Reason.TOO_MANY_REDIRECTS, f"more than {self.cfg.max_redirects}")
-
-    def _resolve(self, host: str, port: int) -> tuple[str, int]:
-        for pattern, ip, target_port in self.cfg.resolve:
-            if fnmatch.fnmatchcase(host, pattern):
-                return ip, target_port
-        with self._lock:
-            cached = self._dns.get((host, port))
-        if cached:
-            return cached
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as err:
-            raise _Failure(Reason.DNS_FAILURE, str(err)) from err
-        result = (str(infos[0][4][0]), port)
-        with self._lock:
-            self._dns[(host, port)] = result
-        return result
 
     def _pool(self, scheme: str, ip: str, port: int, host: str) -> urllib3.HTTPConnectionPool:
         key = (scheme, ip, port, host)
@@ -176,40 +167,47 @@ class Fetcher:
                 timeout = urllib3.Timeout(
                     connect=self.cfg.connect_timeout, read=self.cfg.read_timeout
                 )
+                kw = {"timeout": timeout, "maxsize": self.cfg.pool_size, "block": False}
                 if scheme == "https":
                     pool = urllib3.HTTPSConnectionPool(
-                        ip,
-                        port,
-                        timeout=timeout,
-                        maxsize=self.cfg.pool_size,
-                        server_hostname=host,
-                        assert_hostname=host,
+                        ip, port, server_hostname=host, assert_hostname=host, **kw
                     )
                 else:
-                    pool = urllib3.HTTPConnectionPool(
-                        ip, port, timeout=timeout, maxsize=self.cfg.pool_size
-                    )
+                    pool = urllib3.HTTPConnectionPool(ip, port, **kw)
                 self._pools[key] = pool
             return pool
 
-    def _request(self, url: str) -> urllib3.BaseHTTPResponse:
+    def _request(self, url: str, accept: str) -> urllib3.BaseHTTPResponse:
         parts = urlsplit(url)
         scheme, host = parts.scheme, (parts.hostname or "").lower()
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as err:
+            raise _Failure(Reason.BAD_URL, str(err)) from err
         if scheme not in ("http", "https") or not host:
             raise _Failure(Reason.BAD_URL, url[:200])
-        port = parts.port or (443 if scheme == "https" else 80)
-        ip, conn_port = self._resolve(host, port)
+        try:
+            ip, conn_port = self.resolver.resolve(host, port)
+        except ResolveError as err:
+            raise _Failure(Reason.DNS_FAILURE, str(err)) from err
         if not address_allowed(ip, self.cfg.allowed_networks):
             raise _Failure(Reason.BLOCKED_ADDRESS, f"{host} -> {ip}")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host_header = host if parts.port is None else f"{host}:{parts.port}"
-        headers = {"Host": host_header, "User-Agent": self.cfg.user_agent, "Accept": "image/*"}
+        headers = {
+            "Host": host if parts.port is None else f"{host}:{parts.port}",
+            "User-Agent": self.cfg.user_agent,
+            "Accept": accept,
+            "Accept-Encoding": "identity",  # no transfer compression: no gzip bombs to inflate
+        }
         try:
             return self._pool(scheme, ip, conn_port, host).urlopen(
-                "GET", path, headers=headers, redirect=False, retries=False, preload_content=False
-            )
-        except (TimeoutError, urllib3.exceptions.TimeoutError) as err:
-            raise _Failure(Reason.TIMEOUT, str(err)) from err
+                "GET", path, headers=headers, redirect=False, retries=False,
+                preload_content=False, decode_content=False,
+            )  # fmt: skip
+        except ConnectTimeoutError as err:
+            raise _Failure(Reason.CONNECT_TIMEOUT, str(err)) from err
+        except (TimeoutError, ReadTimeoutError) as err:
+            raise _Failure(Reason.READ_TIMEOUT, str(err)) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise _Failure(Reason.CONNECTION_ERROR, f"{type(err).__name__}: {err}") from err
 
@@ -217,7 +215,9 @@ class Fetcher:
         complete = False
         try:
             if resp.status != 200:
-                raise _Failure(Reason.HTTP_ERROR, f"HTTP {resp.status}", resp.status)
+                raise _Failure(
+                    http_reason(resp.status), f"HTTP {resp.status}", resp.status, _retry_after(resp)
+                )
             if opted_out(resp.headers.getlist("X-Robots-Tag")):
                 raise _Failure(Reason.OPTED_OUT, "X-Robots-Tag", resp.status)
             declared = resp.headers.get("Content-Length", "")
@@ -226,10 +226,16 @@ class Fetcher:
             body = self._read_capped(resp, deadline)
             complete = True
             return FetchResult(url, resp.status, body, resp.headers.get("Content-Type", ""))
-        except (TimeoutError, urllib3.exceptions.TimeoutError) as err:
-            raise _Failure(Reason.TIMEOUT, str(err)) from err
+        except (TimeoutError, ReadTimeoutError) as err:
+            raise _Failure(Reason.READ_TIMEOUT, str(err), resp.status) from err
+        except ProtocolError as err:
+            raise _Failure(
+                Reason.INCOMPLETE_BODY, f"{type(err).__name__}: {err}", resp.status
+            ) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise _Failure(Reason.CONNECTION_ERROR, f"{type(err).__name__}: {err}") from err
+            raise _Failure(
+                Reason.CONNECTION_ERROR, f"{type(err).__name__}: {err}", resp.status
+            ) from err
         finally:
             if not complete:  # never hand a half-read connection back to the pool
                 resp.close()
@@ -237,11 +243,15 @@ class Fetcher:
 
     def _read_capped(self, resp: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
         chunks, size = [], 0
-        for chunk in resp.stream(64 * 1024):
+        while True:
+            chunk = resp.read1(64 * 1024)  # returns what has arrived: deadline checks stay frequent
+            if not chunk:
+                return b"".join(chunks)
             size += len(chunk)
             if size > self.cfg.max_bytes:
                 raise _Failure(Reason.TOO_LARGE, f"over {self.cfg.max_bytes} bytes", resp.status)
             if time.monotonic() > deadline:
-                raise _Failure(Reason.TIMEOUT, "total timeout", resp.status)
+                raise _Failure(
+                    Reason.TOTAL_TIMEOUT, f"over {self.cfg.total_timeout} s", resp.status
+                )
             chunks.append(chunk)
-        return b"".join(chunks)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from pipeline.resize import resize, target_size
 from pipeline.schema import Reason
 
 __all__ = ["ImageConfig", "ProcessedImage", "ImageRejected", "sniff_mime", "process_image"]
@@ -29,7 +30,10 @@ _MAGIC = (
 class ImageConfig:
     """How images are validated and resized (img2dataset's `keep_ratio`, downscale only)."""
 
-    image_size: int = 256  # the shorter side is reduced to this; never upscaled
+    image_size: int = 256
+    resize_mode: str = "keep_ratio"  # see pipeline.resize
+    resize_only_if_bigger: bool = True
+    encode_format: str = "jpg"  # jpg, webp or png
     min_image_size: int = 64  # both original sides must be at least this
     max_aspect_ratio: float = 3.0
     max_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
@@ -40,7 +44,8 @@ class ImageConfig:
 class ProcessedImage:
     """A validated, resized, re-encoded image and its original properties."""
 
-    jpeg: bytes
+    jpeg: bytes  # the stored bytes, in `ext` format (JPEG by default)
+    ext: str
     width: int
     height: int
     original_width: int
@@ -83,14 +88,23 @@ def _open_checked(body: bytes, cfg: ImageConfig) -> Image.Image:
     return img
 
 
-def _decode(img: Image.Image) -> Image.Image:
+def _decode(img: Image.Image, cfg: ImageConfig) -> Image.Image:
     try:
+        if img.format == "JPEG" and cfg.resize_mode != "no":  # let libjpeg downscale by 2/4/8
+            w, h = target_size(img.width, img.height, cfg.image_size, cfg.resize_mode, True)
+            img.draft("RGB", (w, h))
         img.load()
         img = ImageOps.exif_transpose(img) or img
         if img.mode in ("RGBA", "LA", "P", "PA"):
             rgba = img.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             img = Image.alpha_composite(background, rgba)
+        if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit and float: scale to 8 bits
+            img = (
+                img.point(lambda v: v / 256).convert("L")
+                if img.mode.startswith("I;16")
+                else img.convert("L")
+            )
         return img.convert("RGB")
     except Exception as err:
         raise ImageRejected(Reason.CORRUPT_IMAGE, f"{type(err).__name__}: {err}") from err
@@ -103,13 +117,17 @@ def _validate_size(w: int, h: int, cfg: ImageConfig) -> None:
         raise ImageRejected(Reason.BAD_ASPECT_RATIO, f"{w}x{h}")
 
 
-def _resize(img: Image.Image, size: int) -> Image.Image:
-    w, h = img.size
-    if min(w, h) <= size:
-        return img
-    scale = size / min(w, h)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+_SAVE = {"jpg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp"), "png": ("PNG", "image/png")}
+
+
+def _encode(img: Image.Image, cfg: ImageConfig) -> bytes:
+    fmt, _ = _SAVE[cfg.encode_format]
+    out = io.BytesIO()
+    if fmt == "PNG":
+        img.save(out, format=fmt)
+    else:
+        img.save(out, format=fmt, quality=cfg.jpeg_quality)
+    return out.getvalue()
 
 
 def process_image(body: bytes, cfg: ImageConfig) -> ProcessedImage:
@@ -120,11 +138,10 @@ def process_image(body: bytes, cfg: ImageConfig) -> ProcessedImage:
     img = _open_checked(body, cfg)
     original_w, original_h = img.size
     _validate_size(original_w, original_h, cfg)
-    rgb = _resize(_decode(img), cfg.image_size)
-    out = io.BytesIO()
-    rgb.save(out, format="JPEG", quality=cfg.jpeg_quality, optimize=False)
+    rgb = resize(_decode(img, cfg), cfg.image_size, cfg.resize_mode, cfg.resize_only_if_bigger)
     return ProcessedImage(
-        jpeg=out.getvalue(),
+        jpeg=_encode(rgb, cfg),
+        ext=cfg.encode_format,
         width=rgb.width,
         height=rgb.height,
         original_width=original_w,

@@ -21,12 +21,21 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import storage
+from pipeline.fetch import FetchConfig
 from pipeline.htmlimages import extract_images
 from pipeline.schema import Reason, Record, Stage, reject
 
-__all__ = ["ReadConfig", "read_wat", "read_warc", "read_table", "read_file", "ReadCandidates"]
+__all__ = [
+    "ReadConfig",
+    "read_wat",
+    "read_warc",
+    "read_table",
+    "read_page_list",
+    "read_file",
+    "ReadCandidates",
+]
 
-FORMATS = ("wat", "warc", "parquet", "csv", "tsv", "jsonl")
+FORMATS = ("wat", "warc", "parquet", "csv", "tsv", "jsonl", "pages")
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,17 @@ class ReadConfig:
     input_format: str = "wat"
     url_col: str = "url"
     caption_col: str = "caption"
+    fetch: FetchConfig | None = None  # for `pages`: how page URLs are fetched
+
+
+def read_page_list(path: str) -> Iterator[tuple[str, str]]:
+    """(page URL, source) for each non-empty, non-comment line of a page list."""
+    name = os.path.basename(path)
+    with _open_text(path) as f:
+        for i, line in enumerate(f):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                yield line, f"{name}#{i}"
 
 
 def _malformed(source: str, detail: str) -> Record:
@@ -172,6 +192,25 @@ class _ReadFileFn(beam.DoFn):
             yield record
 
 
+class _FetchPagesFn(beam.DoFn):
+    def __init__(self, cfg: FetchConfig) -> None:
+        self.cfg = cfg
+        self.pages = Metrics.counter("read", "pages")
+
+    def setup(self) -> None:
+        from pipeline.fetch import Fetcher
+        from pipeline.pages import RobotsCache
+
+        self.fetcher = Fetcher(self.cfg)
+        self.robots = RobotsCache(self.fetcher)
+
+    def process(self, page: tuple[str, str]) -> Iterator[Record]:
+        from pipeline.pages import read_page
+
+        self.pages.inc()
+        yield from read_page(page[0], self.fetcher, self.robots, page[1])
+
+
 class ReadCandidates(beam.PTransform):
     """Read every file matching `cfg.input` (comma-separated globs) into candidate records."""
 
@@ -182,10 +221,17 @@ class ReadCandidates(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, pbegin):  # type: ignore[no-untyped-def]
-        return (
+        files = (
             pbegin
             | "Patterns" >> beam.Create(self.cfg.input.split(","))
             | "ExpandGlobs" >> beam.FlatMap(storage.glob)
             | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadFiles" >> beam.ParDo(_ReadFileFn(self.cfg))
+        )
+        if self.cfg.input_format != "pages":
+            return files | "ReadFiles" >> beam.ParDo(_ReadFileFn(self.cfg))
+        return (
+            files
+            | "ReadPageLists" >> beam.FlatMap(read_page_list)
+            | "SpreadPages" >> beam.Reshuffle()
+            | "FetchPages" >> beam.ParDo(_FetchPagesFn(self.cfg.fetch or FetchConfig()))
         )

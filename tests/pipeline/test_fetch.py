@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.fetch import FetchConfig, Fetcher, address_allowed, opted_out, parse_resolve
+from pipeline.fetch import FetchConfig, Fetcher
+from pipeline.netpolicy import address_allowed, opted_out, parse_resolve
 from pipeline.schema import Reason
 
 LOOPBACK = ("127.0.0.0/8",)
@@ -121,14 +122,14 @@ def test_retry_on_503_then_success(server):
 
 
 def test_http_error_and_size_cap_and_optout(server):
-    assert fetcher().fetch(server + "/missing").reason == Reason.HTTP_ERROR
+    assert fetcher().fetch(server + "/missing").reason == "http_404"
     assert fetcher(max_bytes=1000).fetch(server + "/big").reason == Reason.TOO_LARGE
     assert fetcher().fetch(server + "/noai").reason == Reason.OPTED_OUT
 
 
 def test_read_timeout(server):
     result = fetcher(read_timeout=0.3, retries=0).fetch(server + "/slow")
-    assert result.reason == Reason.TIMEOUT
+    assert result.reason == Reason.READ_TIMEOUT
 
 
 def test_opt_out_scoping():
