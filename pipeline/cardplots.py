@@ -132,11 +132,15 @@ def languages_png(languages: Counter[str], top: int = 15) -> bytes:
     rows += [("other", rest)] if rest else []
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) + 1.2))
     y = range(len(rows))[::-1]
-    ax.barh(list(y), [c for _, c in rows], color=_BLUE)
+    counts = [c for _, c in rows]
+    ax.barh(list(y), counts, color=_BLUE)
     ax.set_yticks(list(y), [label(lang or "unknown") for lang, _ in rows])
-    ax.set_xscale("log")
-    ax.set_xlabel("samples (log)")
-    ax.set_title("Caption languages")
+    for yi, count in zip(y, counts, strict=True):
+        ax.text(count, yi, f" {count}", va="center", fontsize=8)
+    wide = bool(counts) and max(counts) > 20 * max(min(counts), 1)
+    ax.set_xscale("log" if wide else "linear")
+    ax.set_xlabel("samples (log)" if wide else "samples")
+    ax.set_title(f"Caption languages ({len(languages)})")
     return _png(fig)
 
 
@@ -164,7 +168,8 @@ def captions_png(lengths: Sequence[int], words: Sequence[int]) -> bytes:
     chars.set_xlabel("caption length (characters)")
     chars.set_ylabel("samples")
     chars.set_title("Caption lengths")
-    toks.hist(words or [0], bins=range(0, max(words or [1]) + 2), color=_BLUE)
+    words = list(words) or [0]
+    toks.hist(words, bins=range(min(words), max(words) + 2), color=_BLUE, align="left", rwidth=0.9)
     toks.set_xlabel("caption length (words)")
     toks.set_title("Caption words")
     return _png(fig)

@@ -65,8 +65,10 @@ def _main(args: argparse.Namespace, extra: list[str]) -> int:
     print(f"  manifest   {out}/manifest.json   summary {out}/summary.json")
     print(f"  card       {out}/report.html")
     print("next:")
+    shard = f"{out}/shards/00000.tar"
+    shard = f"pipe:python -m pipeline.s3 {shard}" if storage.is_s3(out) else shard
     print(
-        f"  python -c \"import webdataset as wds; print(next(iter(wds.WebDataset('{out}/shards/00000.tar'))).keys())\""
+        f"  python -c \"import webdataset as wds; print(next(iter(wds.WebDataset('{shard}'))).keys())\""
     )
     print("  python beam_runner.py --help   # the same build on your own WAT/WARC/URL files")
     return 0 if summary["balanced"] else 1
