@@ -9,6 +9,7 @@ times, for each target, the median of `--runs` writes of the same bytes:
   - `write_shard`: the whole commit (hash pass, parquet, tar, `_stats.json` sidecar),
   - baseline: local `open().write()` with no fsync / `boto3 upload_file` of the same file
     (boto3's transfer manager: 8 MiB parts, 10 threads).
+Rounds alternate the three writers so that load from other processes hits all of them alike.
 The S3 server is the standalone moto server, started here as its own process on 127.0.0.1.
 """
 
@@ -41,13 +42,15 @@ def _records(mb: int) -> list[Record]:
     return sorted(rng, key=lambda r: r.key)
 
 
-def _median_mbps(fn: Callable[[int], None], size: int, runs: int) -> float:
-    times = []
+def _interleaved(fns: dict[str, Callable[[int], None]], size: int, runs: int) -> dict[str, float]:
+    """MB/s of each writer, median over `runs` rounds; rounds alternate the writers (less bias)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for i in range(runs):
-        start = time.perf_counter()
-        fn(i)
-        times.append(time.perf_counter() - start)
-    return size / 1e6 / statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(i)
+            times[name].append(time.perf_counter() - start)
+    return {name: size / 1e6 / statistics.median(t) for name, t in times.items()}
 
 
 def _stream(path: str, data: bytes) -> None:
@@ -76,14 +79,11 @@ def _start_moto() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("moto server did not start")
 
 
-def _bench_target(base: str, records: list[Record], data: bytes, runs: int) -> dict[str, float]:
-    size = len(data)
+def _writers(base: str, records: list[Record], data: bytes) -> dict[str, Callable[[int], None]]:
     shards = storage.join(base, "shards")
     return {
-        "atomic_write": _median_mbps(
-            lambda i: _stream(storage.join(base, f"s{i}.tar"), data), size, runs
-        ),
-        "write_shard": _median_mbps(lambda i: write_shard(shards, i, records), size, runs),
+        "atomic_write": lambda i: _stream(storage.join(base, "stream.tar"), data),
+        "write_shard": lambda i: write_shard(shards, 0, records) and None,
     }
 
 
@@ -98,12 +98,11 @@ def main() -> int:
     data = tar_bytes(records)
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
-        rows["local disk"] = _bench_target(tmp, records, data, args.runs)
         src = os.path.join(tmp, "src.tar")
         _plain(src, data)
-        rows["local disk"]["baseline"] = _median_mbps(
-            lambda i: _plain(os.path.join(tmp, f"p{i}.tar"), data), len(data), args.runs
-        )
+        local = {"baseline": lambda i: _plain(os.path.join(tmp, "plain.tar"), data)}
+        local.update(_writers(tmp, records, data))
+        rows["local disk"] = _interleaved(local, len(data), args.runs)
         proc, endpoint = _start_moto()
         try:
             os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
@@ -111,10 +110,9 @@ def main() -> int:
             s3.configure(endpoint_url=endpoint, part_size=args.part_mb << 20)
             bucket = f"bench-{uuid.uuid4().hex[:8]}"
             s3.client().create_bucket(Bucket=bucket)
-            rows["S3 (moto)"] = _bench_target(f"s3://{bucket}/w", records, data, args.runs)
-            rows["S3 (moto)"]["baseline"] = _median_mbps(
-                lambda i: s3.client().upload_file(src, bucket, f"b/{i}.tar"), len(data), args.runs
-            )
+            remote = _writers(f"s3://{bucket}/w", records, data)
+            remote["baseline"] = lambda i: s3.client().upload_file(src, bucket, f"b/{i}.tar")
+            rows["S3 (moto)"] = _interleaved(remote, len(data), args.runs)
         finally:
             proc.terminate()
             proc.wait(10)

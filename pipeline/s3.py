@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -60,7 +61,8 @@ class S3Settings:
     max_attempts: int = 8  # per request, inside botocore
     operation_retries: int = 6  # whole operations, on top, while the store says SlowDown/5xx
     retry_base_s: float = 0.5
-    part_size: int = 16 * 1024 * 1024  # multipart part size = the writer's memory bound
+    part_size: int = 16 * 1024 * 1024  # multipart part size
+    parts_in_flight: int = 4  # concurrent part uploads per writer (memory: (this + 1) * part)
 
 
 SETTINGS = S3Settings()
@@ -143,9 +145,10 @@ def with_retries(what: str, fn: Callable[[], T]) -> T:
 class S3Writer(io.RawIOBase):
     """A write-only stream to one S3 object; the object appears only when `commit()` runs.
 
-    Bytes are buffered up to `part_size`; larger objects go up as a multipart upload, one part at
-    a time, so memory stays bounded. `commit()` completes the upload (or PUTs a small object in
-    one request); `abort()` (also on an exception inside `with`) aborts it, leaving nothing.
+    Bytes are buffered up to `part_size`; larger objects go up as a multipart upload with at
+    most `parts_in_flight` parts uploading at once, so memory stays bounded by
+    (parts_in_flight + 1) * part_size. `commit()` completes the upload (or PUTs a small object
+    in one request); `abort()` (also on any error inside `with`, commit included) aborts it.
     """
 
     def __init__(self, bucket: str, key: str, part_size: int | None = None) -> None:
@@ -155,6 +158,8 @@ class S3Writer(io.RawIOBase):
         self._buf = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._pending: list[Future] = []
+        self._pool: ThreadPoolExecutor | None = None
         self.size = 0
 
     def writable(self) -> bool:
@@ -172,18 +177,25 @@ class S3Writer(io.RawIOBase):
         return len(view)
 
     def _upload_part(self, body: bytes) -> None:
-        s3, number = client(), len(self._parts) + 1
         if self._upload_id is None:
             resp = with_retries(
                 "create_multipart_upload",
-                lambda: s3.create_multipart_upload(Bucket=self.bucket, Key=self.key),
+                lambda: client().create_multipart_upload(Bucket=self.bucket, Key=self.key),
             )
             self._upload_id = resp["UploadId"]
+            self._pool = ThreadPoolExecutor(SETTINGS.parts_in_flight, "s3-part")
+        while len(self._pending) >= SETTINGS.parts_in_flight:
+            self._parts.append(self._pending.pop(0).result())
+        number = len(self._parts) + len(self._pending) + 1
+        self._pending.append(self._pool.submit(self._put_part, number, body))  # type: ignore[union-attr]
+
+    def _put_part(self, number: int, body: bytes) -> dict[str, Any]:
         args = dict(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
         resp = with_retries(
-            f"upload_part {number}", lambda: s3.upload_part(PartNumber=number, Body=body, **args)
+            f"upload_part {number}",
+            lambda: client().upload_part(PartNumber=number, Body=body, **args),
         )
-        self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+        return {"PartNumber": number, "ETag": resp["ETag"]}
 
     def commit(self) -> None:
         """Make the object visible under its key (complete the upload, or PUT a small one)."""
@@ -195,6 +207,8 @@ class S3Writer(io.RawIOBase):
         else:
             if body:
                 self._upload_part(body)
+            while self._pending:
+                self._parts.append(self._pending.pop(0).result())
             parts = {"Parts": self._parts}
             with_retries(
                 "complete_multipart_upload",
@@ -205,12 +219,18 @@ class S3Writer(io.RawIOBase):
                     MultipartUpload=parts,
                 ),
             )
-        self._buf = bytearray()
+        self._close()
+
+    def _close(self) -> None:
+        self._buf, self._pending = bytearray(), []
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         super().close()
 
     def abort(self) -> None:
         """Discard everything written: abort the multipart upload if one was started."""
-        self._buf = bytearray()
+        self._close()
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             try:
@@ -222,13 +242,16 @@ class S3Writer(io.RawIOBase):
                 )
             except Exception as err:  # the store expires it; Finalize aborts leftovers too
                 log.warning("S3 abort of s3://%s/%s failed: %s", self.bucket, self.key, err)
-        super().close()
 
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
+        if exc_type is not None:
             self.abort()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.abort()
+            raise
 
 
 def abort_uploads(bucket: str, prefix: str) -> int:
