@@ -14,7 +14,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import storage
+from pipeline import progress, storage
 from pipeline.accounting import Finalize, WriteRejects, drop_keys
 from pipeline.download import DedupImages, DownloadImages
 from pipeline.options import BuildConfig, build_config
@@ -73,8 +73,9 @@ def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict[
         os.environ["AWS_ENDPOINT_URL"] = cfg.s3_endpoint_url  # for local worker processes
     storage.makedirs(cfg.output)
     storage.remove(storage.join(cfg.output, "manifest.json"))  # incomplete until written again
-    with beam.Pipeline(options=options) as p:
-        build_pipeline(p, cfg)
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, cfg)
+    progress.execute(p, options)  # faults (if asked), progress lines, counters at the end
     write_report(cfg.output)
     return _read_summary(cfg.output)
 

@@ -15,6 +15,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
+from pipeline import progress
 from pipeline.balance import query_votes, split_selected
 from pipeline.schema import Reason, Record, Stage, reject
 from pipeline.text import TextConfig, filter_record
@@ -54,6 +55,7 @@ class _Counted(beam.DoFn):
         if counter is None:
             counter = self._counters[name] = Metrics.counter(self.stage, name)
         counter.inc()  # type: ignore[attr-defined]
+        progress.tick(self.stage, name)
         return pvalue.TaggedOutput(REJECTED, record) if record.rejected else record
 
 
