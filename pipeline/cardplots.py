@@ -56,6 +56,14 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _empty(title: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(7, 1.6))
+    ax.text(0.5, 0.5, "no samples", ha="center", va="center", fontsize=12, color=_GREY)
+    ax.set_axis_off()
+    ax.set_title(title)
+    return _png(fig)
+
+
 def _stages(drops: dict[str, dict[str, int]]) -> list[str]:
     known = [s for s in STAGE_ORDER if s in drops]
     return known + sorted(s for s in drops if s not in STAGE_ORDER)
@@ -85,6 +93,8 @@ def funnel_png(total: int, drops: dict[str, dict[str, int]]) -> bytes:
 
 def drops_png(drops: dict[str, dict[str, int]]) -> bytes:
     """Every drop reason, as a horizontal bar per (stage, reason), largest first."""
+    if not drops:
+        return _empty("Drop reasons")
     rows = sorted(
         (
             (count, f"{stage} / {reason}")
@@ -106,9 +116,11 @@ def drops_png(drops: dict[str, dict[str, int]]) -> bytes:
 
 def queries_png(per_query: Counter[str], head: int = 12, tail: int = 8) -> bytes:
     """Samples per query: the rank-frequency curve (log-log) and the head and tail by name."""
-    ranked = per_query.most_common()
+    ranked = [(q, c) for q, c in per_query.most_common() if c > 0]
+    if not ranked:
+        return _empty("Samples per query")
     fig, (curve, bars) = plt.subplots(1, 2, figsize=(11, 4.5))
-    counts = [c for _, c in ranked] or [0]
+    counts = [c for _, c in ranked]
     curve.loglog(range(1, len(counts) + 1), counts, marker=".", color=_BLUE)
     curve.set_xlabel("query rank")
     curve.set_ylabel("samples (log)")
@@ -127,7 +139,9 @@ def queries_png(per_query: Counter[str], head: int = 12, tail: int = 8) -> bytes
 
 def languages_png(languages: Counter[str], top: int = 15) -> bytes:
     """Samples per detected caption language (the most common `top`, the rest as `other`)."""
-    rows = languages.most_common(top)
+    rows = [(lang, c) for lang, c in languages.most_common(top) if c > 0]
+    if not rows:
+        return _empty("Caption languages")
     rest = sum(languages.values()) - sum(c for _, c in rows)
     rows += [("other", rest)] if rest else []
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) + 1.2))
@@ -146,6 +160,10 @@ def languages_png(languages: Counter[str], top: int = 15) -> bytes:
 
 def sizes_png(widths: Sequence[int], heights: Sequence[int]) -> bytes:
     """Original image sizes (scatter, log axes) and aspect ratios (histogram)."""
+    pairs = [(w, h) for w, h in zip(widths, heights, strict=True) if w > 0 and h > 0]
+    if not pairs:
+        return _empty("Original image sizes")
+    widths, heights = [w for w, _ in pairs], [h for _, h in pairs]
     fig, (scatter, hist) = plt.subplots(1, 2, figsize=(11, 4.2))
     scatter.scatter(widths, heights, s=6, alpha=0.4, color=_BLUE)
     scatter.set_xscale("log")
@@ -153,8 +171,7 @@ def sizes_png(widths: Sequence[int], heights: Sequence[int]) -> bytes:
     scatter.set_xlabel("original width (px)")
     scatter.set_ylabel("original height (px)")
     scatter.set_title("Original image sizes")
-    ratios = [w / h for w, h in zip(widths, heights, strict=True) if w and h]
-    hist.hist(ratios or [1.0], bins=40, color=_BLUE)
+    hist.hist([w / h for w, h in pairs], bins=40, color=_BLUE)
     hist.set_xlabel("aspect ratio (width / height)")
     hist.set_ylabel("samples")
     hist.set_title("Aspect ratios")
@@ -163,12 +180,14 @@ def sizes_png(widths: Sequence[int], heights: Sequence[int]) -> bytes:
 
 def captions_png(lengths: Sequence[int], words: Sequence[int]) -> bytes:
     """Caption lengths in characters and in words (histograms)."""
+    if not lengths:
+        return _empty("Caption lengths")
     fig, (chars, toks) = plt.subplots(1, 2, figsize=(11, 3.8))
-    chars.hist(lengths or [0], bins=40, color=_BLUE)
+    chars.hist(lengths, bins=40, color=_BLUE)
     chars.set_xlabel("caption length (characters)")
     chars.set_ylabel("samples")
     chars.set_title("Caption lengths")
-    words = list(words) or [0]
+    words = list(words)
     toks.hist(words, bins=range(min(words), max(words) + 2), color=_BLUE, align="left", rwidth=0.9)
     toks.set_xlabel("caption length (words)")
     toks.set_title("Caption words")

@@ -11,6 +11,7 @@ from pipeline import storage
 from pipeline.accounting import summarize
 from pipeline.cardplots import label
 from pipeline.cli import main
+from pipeline.report import write_report as main_report
 from pipeline.schema import Record
 from pipeline.shards import write_shard
 
@@ -63,3 +64,11 @@ def test_report_renders_with_plots_and_escaped_captions(tmp_path, capsys):
 def test_labels_never_trigger_mathtext():
     assert label("$x$ dog") == r"\$x\$ dog"
     assert len(label("word " * 40)) <= 28
+
+
+def test_report_of_a_build_that_kept_nothing(tmp_path):
+    summary = summarize(5, [], [(("download", "blocked_address"), 5)])
+    storage.write_bytes(f"{tmp_path}/summary.json", json.dumps(summary).encode())
+    storage.write_bytes(f"{tmp_path}/manifest.json", json.dumps({"shards": []}).encode())
+    page = open(main_report(str(tmp_path)), encoding="utf-8").read()
+    assert page.count('class="plot"') == 6 and "<figure>" not in page
