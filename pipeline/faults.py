@@ -14,6 +14,8 @@ that retries (Dataflow, Flink, Spark) does the rest.
 
 A fault is decided by a hash of (seed, stage, bundle fingerprint, attempt) and raised before a
 seeded element of the bundle (or after the last one), so a failed attempt has done part of its work.
+Injected faults spare a bundle's last local attempt, so the job always finishes; a real exception
+that persists through `--fault_max_attempts` attempts fails the job, as on Dataflow.
 """
 
 from __future__ import annotations
@@ -226,7 +228,8 @@ class RetryingDoFn(beam.DoFn):
     def _attempt(self, bundle: str, attempt: int) -> list[object]:
         if not self.cfg.retry_locally:  # the runner retries: vary the decision per process try
             self._tries[bundle] = attempt = self._tries.get(bundle, 0) + 1
-        fails = should_fail(self.cfg, self.stage, bundle, attempt)
+        spare = self.cfg.retry_locally and attempt >= self.cfg.max_attempts  # the job finishes
+        fails = not spare and should_fail(self.cfg, self.stage, bundle, attempt)
         at = fail_point(self.cfg, self.stage, bundle, attempt, len(self._elements)) if fails else -1
         real, deferred = _attempt_metrics()
         outputs: list[object] = []

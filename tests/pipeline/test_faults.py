@@ -119,10 +119,24 @@ def test_retried_bundle_gives_clean_outputs_and_counters(tmp_path):
     assert len(faulty[3]) >= len(clean[3])  # a failed attempt's side effects stay, like Dataflow
 
 
-def test_a_bundle_failing_every_attempt_fails_the_job(tmp_path):
-    cfg = FaultConfig(("filter_text",), 0.999999, seed=0, max_attempts=2)
-    with pytest.raises(Exception, match="injected fault"):
-        _run(tmp_path, cfg, "doomed")
+def test_injected_faults_spare_the_last_attempt(tmp_path):
+    cfg = FaultConfig(("filter_text",), 0.999999, seed=0, max_attempts=3)
+    wrapped, counts, outputs, _ = _run(tmp_path, cfg, "spared")
+    assert counts[("faults", "filter_text_failed_attempts")] == 2
+    assert counts[("filter_text", "kept")] == 40
+
+
+class _BrokenFn(beam.DoFn):
+    def process(self, n: int):
+        raise ValueError(f"broken on {n}")
+
+
+def test_a_real_error_fails_the_job_after_max_attempts():
+    p = beam.Pipeline("DirectRunner")
+    _ = p | beam.Create([1, 2]) | "FilterText" >> beam.ParDo(_BrokenFn())
+    assert faults.inject(p, FaultConfig(("filter_text",), 0.1, max_attempts=2)) == 1
+    with pytest.raises(Exception, match="broken on"):
+        p.run().wait_until_finish()
 
 
 def test_runner_mode_only_raises(tmp_path):
