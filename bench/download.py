@@ -1,0 +1,178 @@
+"""Download + resize + write: our Beam stages vs img2dataset, side by side on the same machine.
+
+    python bench/download.py --img2dataset /path/to/venv/bin/img2dataset [--runs 3]
+
+img2dataset cannot share our virtualenv (it wants pyarrow >= 26, Beam 2.77 caps it below), so
+give it its own: `python -m venv /tmp/i2d && /tmp/i2d/bin/pip install img2dataset`.
+
+The 1,000 real photos of ../shared/data/imagenet-samples are served by one local HTTP server,
+each under two URLs (2,000 URLs). Both tools resize to 256 (keep_ratio, only if bigger, JPEG
+q95) and write WebDataset shards; ours runs the whole build (`beam_runner.py`: read, filter,
+match, language, balance, download, shards, rejects, manifest) on the DirectRunner, with
+exact-duplicate removal off so that both keep the same images. Runs alternate between the
+tools; the table gives medians: wall time, images/s (successes / wall), successes, and the peak
+resident memory of the whole process tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PHOTOS = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def translate_path(self, path: str) -> str:
+        """Serve /a/NAME and /b/NAME from the same photo folder."""
+        return super().translate_path("/" + path.split("/", 2)[-1])
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops SYNs under load (1 s stalls for both tools)
+
+
+def _serve(folder: str) -> tuple[ThreadingHTTPServer, int]:
+    httpd = _Server(("127.0.0.1", 0), functools.partial(_Quiet, directory=folder))
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, httpd.server_address[1]
+
+
+def _write_inputs(work: str, port: int) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = sorted(n for n in os.listdir(PHOTOS) if n.endswith(".JPEG"))
+    rows = [
+        {
+            "url": f"http://127.0.0.1:{port}/{copy}/{name}",
+            "caption": f"a photo of a {name[10:-5].replace('_', ' ')}",
+        }
+        for copy in ("a", "b")
+        for name in names
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), os.path.join(work, "urls.parquet"))
+    with open(os.path.join(work, "queries.txt"), "w") as f:
+        f.write("photo\n")
+    return len(rows)
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and all its descendants (from /proc)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                stack += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run `cmd`; return (wall seconds, peak RSS bytes of its process tree)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.1)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise RuntimeError(f"{cmd[0]} failed: {proc.stderr.read().decode()[-2000:]}")
+    return wall, peak
+
+
+def run_ours(work: str, out: str, workers: int) -> tuple[float, int, int]:
+    """Our build on the DirectRunner; returns (wall, peak RSS, successes)."""
+    cmd = [sys.executable, "beam_runner.py", f"--input={work}/urls.parquet", "--input_format=parquet",
+           f"--queries={work}/queries.txt", f"--output={out}", "--allowed_networks=127.0.0.0/8",
+           "--dedup_images=false", "--max_per_query=1000000", "--samples_per_shard=10000",
+           "--image_size=256", "--resize_mode=keep_ratio", "--encode_quality=95"]  # fmt: skip
+    if workers > 1:
+        cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    wall, peak = _timed(cmd)
+    with open(os.path.join(out, "summary.json")) as f:
+        return wall, peak, json.load(f)["kept"]
+
+
+def run_img2dataset(binary: str, work: str, out: str, processes: int) -> tuple[float, int, int]:
+    """img2dataset with `processes` processes; returns (wall, peak RSS, successes)."""
+    cmd = [binary, f"--url_list={work}/urls.parquet", "--input_format=parquet", "--url_col=url",
+           "--caption_col=caption", "--output_format=webdataset", f"--output_folder={out}",
+           f"--processes_count={processes}", "--thread_count=16", "--image_size=256",
+           "--resize_mode=keep_ratio", "--resize_only_if_bigger=True", "--encode_quality=95",
+           "--number_sample_per_shard=10000", "--enable_wandb=False"]  # fmt: skip
+    env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1")
+    wall, peak = _timed(cmd, env)
+    successes = 0
+    for path in glob.glob(os.path.join(out, "*_stats.json")):
+        with open(path) as f:
+            successes += json.load(f)["successes"]
+    return wall, peak, successes
+
+
+def _row(
+    name: str, results: list[tuple[float, int, int]], n: int
+) -> tuple[str, float, float, int, float]:
+    wall = statistics.median(r[0] for r in results)
+    ok = int(statistics.median(r[2] for r in results))
+    peak = statistics.median(r[1] for r in results) / 2**20
+    return name, wall, ok / wall, ok, peak
+
+
+def main() -> None:
+    """Run both tools alternately and print the comparison table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--img2dataset", default="img2dataset", help="img2dataset executable")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if not os.path.isdir(PHOTOS):
+        sys.exit(f"photos not found: {PHOTOS}")
+    httpd, port = _serve(PHOTOS)
+    results: dict[str, list] = {"img2dataset": [], "wit-pipeline": []}
+    with tempfile.TemporaryDirectory() as work:
+        n = _write_inputs(work, port)
+        for i in range(args.runs):
+            results["img2dataset"].append(
+                run_img2dataset(args.img2dataset, work, f"{work}/i2d{i}", args.workers)
+            )
+            results["wit-pipeline"].append(run_ours(work, f"{work}/wit{i}", args.workers))
+            print(
+                f"run {i + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f} s" for k, v in results.items()),
+                flush=True,
+            )
+    httpd.shutdown()
+    rows = [_row(name, res, n) for name, res in results.items()]
+    print(f"\n{n} URLs, {args.workers} processes/workers, median of {args.runs} runs")
+    print(f"{'tool':<14}{'wall s':>8}{'images/s':>10}{'success':>9}{'peak MB':>9}")
+    for name, wall, rate, ok, peak in rows:
+        print(f"{name:<14}{wall:>8.1f}{rate:>10.1f}{ok:>9}{peak:>9.0f}")
+    print(f"ratio wit-pipeline / img2dataset (images/s): {rows[1][2] / rows[0][2]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
