@@ -8,7 +8,8 @@ Clean, each with an exact Clopper-Pearson interval (99.5 % by default, as the pa
 the paper, Clean's accuracy is the baseline: Overlap - Clean gets the interval
 CP(Overlap) - acc(Clean), All - Clean = (overlap share) x (Overlap - Clean) gets that interval
 scaled, and a one-sided exact binomial test gives the p-value of Overlap's correct count under
-H0 "Overlap's accuracy is Clean's". Written to the run folder:
+H0 "Overlap's accuracy is Clean's" (and, since that treats Clean's accuracy as exact, a
+one-sided Fisher exact test beside it for small sets). Written to the run folder:
 
 - `analysis.parquet` / `analysis.json`: one row per eval set (see `split_stats`)
 - `zeroshot.parquet`: one row per eval image (label, prediction, correct, overlap)
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dedup.evalsets import read_eval_set
-from dedup.stats import binom_test_greater, clopper_pearson
+from dedup.stats import binom_test_greater, clopper_pearson, fisher_greater
 from pipeline import storage
 
 __all__ = ["AnalysisConfig", "split_stats", "analyze", "load_templates", "SPLITS"]
@@ -77,6 +78,7 @@ def split_stats(correct: Sequence[bool], overlap: Sequence[bool], confidence: fl
             "all_minus_clean_ci_low": None,
             "all_minus_clean_ci_high": None,
             "p_value": None,
+            "p_value_fisher": None,
         }
     )
     if row["overlap_n"] and row["clean_n"]:
@@ -92,6 +94,9 @@ def split_stats(correct: Sequence[bool], overlap: Sequence[bool], confidence: fl
                 "all_minus_clean_ci_low": share * lo,
                 "all_minus_clean_ci_high": share * hi,
                 "p_value": binom_test_greater(row["overlap_correct"], row["overlap_n"], base),
+                "p_value_fisher": fisher_greater(
+                    row["overlap_correct"], row["overlap_n"], row["clean_correct"], row["clean_n"]
+                ),
             }
         )
     return row

@@ -140,7 +140,11 @@ def _pct(v: float | None) -> str:
 
 def _print_analysis(results: list[dict]) -> None:
     for r in results:
-        p = "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"
+        p = (
+            "n/a"
+            if r["p_value"] is None
+            else f"{r['p_value']:.3g} (Fisher {r['p_value_fisher']:.3g})"
+        )
         print(
             f"{r['eval_set']}: zero-shot all {_pct(r['all_acc'])} (n={r['all_n']}), "
             f"overlap {_pct(r['overlap_acc'])} (n={r['overlap_n']}), "

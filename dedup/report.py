@@ -134,7 +134,7 @@ def analysis_html(results: list[dict]) -> str:
         "<tr><th>eval_set</th><th>classes</th><th>All (n)</th><th>Overlap (n)</th>"
         "<th>Clean (n)</th><th>All acc %</th><th>Overlap acc %</th><th>Clean acc %</th>"
         f"<th>Overlap - Clean % [{level} % CI]</th><th>All - Clean % [{level} % CI]</th>"
-        "<th>p (Overlap &gt; Clean)</th></tr>"
+        "<th>p (Overlap &gt; Clean): binomial, Fisher</th></tr>"
     )
     body = "".join(
         f"<tr><td>{e(str(r['eval_set']))}</td><td>{r['classes']}</td><td>{r['all_n']}</td>"
@@ -144,7 +144,7 @@ def analysis_html(results: list[dict]) -> str:
         )
         + f"<td>{_fmt(r['overlap_minus_clean'])} {_interval(r, 'overlap_minus_clean')}</td>"
         f"<td>{_fmt(r['all_minus_clean'])} {_interval(r, 'all_minus_clean')}</td>"
-        f"<td>{_fmt(r['p_value'], pct=False)}</td></tr>"
+        f"<td>{_fmt(r['p_value'], pct=False)}, {_fmt(r.get('p_value_fisher'), pct=False)}</td></tr>"
         for r in results
     )
     ckpt = e(str(results[0]["checkpoint"])) if results else ""
@@ -152,7 +152,8 @@ def analysis_html(results: list[dict]) -> str:
         f"<h2>Zero-shot accuracy: All / Overlap / Clean</h2><p>checkpoint {ckpt}; exact "
         f"Clopper-Pearson intervals ({level} %); differences use Clean's accuracy as the baseline "
         "(CLIP, Section 5); p: one-sided exact binomial test of Overlap's correct count against "
-        f"Clean's accuracy.</p><table>{head}{body}</table>"
+        "Clean's accuracy (the paper's), and a one-sided Fisher exact test, which also allows "
+        f"for the uncertainty of Clean's accuracy.</p><table>{head}{body}</table>"
     )
 
 

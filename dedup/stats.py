@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["betainc", "beta_ppf", "clopper_pearson", "binom_sf", "binom_test_greater"]
+__all__ = [
+    "betainc",
+    "beta_ppf",
+    "clopper_pearson",
+    "binom_sf",
+    "binom_test_greater",
+    "fisher_greater",
+]
 
 _EPS = 1e-15
 _TINY = 1e-300
@@ -102,3 +109,22 @@ def binom_test_greater(k: int, n: int, p0: float) -> float:
     if p0 >= 1.0:
         return 1.0
     return binom_sf(k, n, p0)
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def fisher_greater(k1: int, n1: int, k2: int, n2: int) -> float:
+    """One-sided Fisher exact p-value of H1 "rate 1 > rate 2" (k1 of n1 vs k2 of n2).
+
+    Unlike `binom_test_greater` with p0 = k2 / n2, it allows for the uncertainty of the
+    second rate, so it stays sensible when that group is small or its rate is 0 or 1.
+    """
+    total, n = k1 + k2, n1 + n2
+    if n1 <= 0 or n2 <= 0:
+        return 1.0
+    log_all = _log_comb(n, total)
+    hi = min(total, n1)
+    terms = [_log_comb(n1, x) + _log_comb(n2, total - x) - log_all for x in range(k1, hi + 1)]
+    return min(1.0, sum(math.exp(t) for t in terms))

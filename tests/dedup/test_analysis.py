@@ -24,6 +24,7 @@ def test_split_stats_counts_intervals_and_test() -> None:
     assert r["all_minus_clean"] == pytest.approx(0.1 * 0.4)  # overlap share x difference
     assert r["all_minus_clean_ci_low"] == pytest.approx(0.1 * (r["overlap_ci_low"] - 0.5))
     assert r["p_value"] == pytest.approx(binom_sf(9, 10, 0.5))  # 11 / 1024
+    assert r["p_value"] < r["p_value_fisher"] < 0.05  # Fisher allows for Clean's uncertainty
     for s in ("all", "overlap", "clean", "overlap_minus_clean", "all_minus_clean"):
         key = s if "minus" in s else f"{s}_acc"
         assert r[f"{s}_ci_low"] <= r[key] <= r[f"{s}_ci_high"]

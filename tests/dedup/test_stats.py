@@ -6,7 +6,14 @@ import math
 
 import pytest
 
-from dedup.stats import beta_ppf, betainc, binom_sf, binom_test_greater, clopper_pearson
+from dedup.stats import (
+    beta_ppf,
+    betainc,
+    binom_sf,
+    binom_test_greater,
+    clopper_pearson,
+    fisher_greater,
+)
 
 
 def test_betainc_closed_forms() -> None:
@@ -57,3 +64,12 @@ def test_binomial_tail_and_test() -> None:
     assert (binom_sf(0, 5, 0.2), binom_sf(6, 5, 0.2)) == (1.0, 0.0)
     assert binom_test_greater(3, 3, 0.0) == 0.0 and binom_test_greater(0, 3, 0.0) == 1.0
     assert binom_test_greater(2, 3, 1.0) == 1.0 and binom_test_greater(0, 0, 0.5) == 1.0
+
+
+def test_fisher_exact_one_sided() -> None:
+    # R: fisher.test(matrix(c(3, 1, 1, 3), 2), alternative = "greater")$p.value = 0.2428571
+    assert fisher_greater(3, 4, 1, 4) == pytest.approx(0.2428571, abs=1e-7)
+    # Tea tasting, all four right: 1 / choose(8, 4)
+    assert fisher_greater(4, 4, 0, 4) == pytest.approx(1 / 70)
+    assert fisher_greater(0, 4, 4, 4) == pytest.approx(1.0)
+    assert fisher_greater(1, 4, 0, 0) == 1.0
