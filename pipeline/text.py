@@ -13,7 +13,15 @@ from urllib.parse import urlsplit
 
 from pipeline.schema import Reason, Record
 
-__all__ = ["TextConfig", "clean_caption", "caption_ok", "url_ok", "filter_record", "BOILERPLATE"]
+__all__ = [
+    "TextConfig",
+    "clean_caption",
+    "caption_ok",
+    "url_ok",
+    "filter_record",
+    "load_list",
+    "BOILERPLATE",
+]
 
 # Alt texts that describe nothing (compared after clean-up and case-folding).
 BOILERPLATE = frozenset(
@@ -23,6 +31,7 @@ BOILERPLATE = frozenset(
     + ["click here", "click to enlarge", "read more", "alt text"]
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+_WORD = re.compile(r"\w+")
 _BAD_EXTENSIONS = (".svg", ".svgz", ".ico", ".pdf", ".mp4", ".webm", ".mov", ".js", ".css")
 
 
@@ -34,6 +43,22 @@ class TextConfig:
     max_chars: int = 1000
     min_words: int = 2
     schemes: tuple[str, ...] = ("http", "https")
+    blocked_words: frozenset[str] = frozenset()  # case-folded tokens that drop a caption
+    blocked_domains: frozenset[str] = frozenset()  # a host and all its subdomains
+
+
+def load_list(text: str) -> frozenset[str]:
+    """A blocklist from text: one entry per line, `#` comments, case-folded."""
+    return frozenset(
+        line.strip().casefold()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+
+
+def _host_blocked(host: str, blocked: frozenset[str]) -> bool:
+    parts = host.split(".")
+    return any(".".join(parts[i:]) in blocked for i in range(len(parts)))
 
 
 def clean_caption(text: str) -> str:
@@ -56,6 +81,8 @@ def caption_ok(caption: str, cfg: TextConfig) -> tuple[bool, str]:
             return False, Reason.CAPTION_TOO_SHORT
     if len(caption) > cfg.max_chars:
         return False, Reason.CAPTION_TOO_LONG
+    if cfg.blocked_words and not cfg.blocked_words.isdisjoint(_WORD.findall(caption.casefold())):
+        return False, Reason.BLOCKED_WORD
     return True, ""
 
 
@@ -74,6 +101,8 @@ def url_ok(url: str, cfg: TextConfig) -> tuple[bool, str]:
         return False, Reason.BAD_URL
     if parts.path.lower().endswith(_BAD_EXTENSIONS):
         return False, Reason.UNSUPPORTED_EXTENSION
+    if cfg.blocked_domains and _host_blocked(parts.hostname.lower(), cfg.blocked_domains):
+        return False, Reason.BLOCKED_DOMAIN
     return True, ""
 
 

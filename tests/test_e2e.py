@@ -120,6 +120,8 @@ def test_beam_runner_on_url_table(web_server, small_web, tmp_path):
         if not r.rejected
     ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "urls.parquet")
+    (tmp_path / "words.txt").write_text("# words that drop a caption\nsunset\n")
+    (tmp_path / "domains.txt").write_text("www.sample.test\n")
     out = tmp_path / "out"
     proc = _run(
         [
@@ -133,11 +135,15 @@ def test_beam_runner_on_url_table(web_server, small_web, tmp_path):
             "--allowed_networks=127.0.0.0/8",
             f"--resolve={web_server.resolve_spec()}",
             "--max_per_query=1000",
+            f"--caption_blocklist={tmp_path}/words.txt",
+            f"--domain_blocklist={tmp_path}/domains.txt",
         ]
     )
     summary = json.load(open(out / "summary.json"))
     assert summary["input"] == len(rows) and summary["balanced"] and summary["kept"] > 100
     assert "adds up" in proc.stdout
+    text_drops = summary["drops"]["filter_text"]
+    assert text_drops["blocked_word"] > 0 and text_drops["blocked_domain"] > 0
 
 
 def test_private_addresses_refused_without_opt_in(web_server, small_web, tmp_path):

@@ -1,5 +1,5 @@
 from pipeline.schema import Reason, Record
-from pipeline.text import TextConfig, caption_ok, clean_caption, filter_record, url_ok
+from pipeline.text import TextConfig, caption_ok, clean_caption, filter_record, load_list, url_ok
 
 CFG = TextConfig()
 
@@ -37,3 +37,13 @@ def test_filter_record_returns_cleaned_record_and_reason():
         Record(url="http://a.example/1.svg", caption="a red circle"), CFG
     )
     assert reason == Reason.UNSUPPORTED_EXTENSION
+
+
+def test_blocklists():
+    cfg = TextConfig(
+        blocked_words=load_list("# words\nSpam\n"), blocked_domains=load_list("ads.example\n")
+    )
+    assert caption_ok("buy cheap SPAM now", cfg) == (False, Reason.BLOCKED_WORD)
+    assert caption_ok("a spammy caption", cfg) == (True, "")  # whole tokens only
+    assert url_ok("http://cdn.ads.example/x.jpg", cfg) == (False, Reason.BLOCKED_DOMAIN)
+    assert url_ok("http://notads.example/x.jpg", cfg) == (True, "")
