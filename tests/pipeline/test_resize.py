@@ -42,7 +42,9 @@ def test_draft_mode_jpeg_matches_full_decode_closely():
     )
     full = src.resize((341, 256), Image.Resampling.LANCZOS)
     got = Image.open(io.BytesIO(out.jpeg)).convert("RGB")
-    diff = sum(abs(a - b) for a, b in zip(got.tobytes(), full.tobytes(), strict=False)) / len(full.tobytes())
+    diff = sum(abs(a - b) for a, b in zip(got.tobytes(), full.tobytes(), strict=False)) / len(
+        full.tobytes()
+    )
     assert diff < 4  # mean absolute error per channel, out of 255
 
 
