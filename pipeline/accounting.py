@@ -23,7 +23,15 @@ import pyarrow.parquet as pq
 from pipeline import __version__, storage
 from pipeline.schema import Record
 
-__all__ = ["summarize", "rejects_parquet", "WriteRejects", "Finalize", "format_summary"]
+__all__ = [
+    "summarize",
+    "rejects_parquet",
+    "WriteRejects",
+    "WriteQueryCounts",
+    "query_count_rows",
+    "Finalize",
+    "format_summary",
+]
 
 _REJECT_SCHEMA = pa.schema(
     [
@@ -128,7 +136,7 @@ class _FinalizeFn(beam.DoFn):
             storage.set_s3_endpoint(self.endpoint)
 
     def process(
-        self, _: object, input_count: int, shards: list, rejects: list, drops: list
+        self, _: object, input_count: int, shards: list, rejects: list, drops: list, tables: list
     ) -> Iterator[dict]:
         shards = sorted(shards, key=lambda s: s["shard"])
         summary = summarize(input_count, shards, drops)
@@ -142,6 +150,7 @@ class _FinalizeFn(beam.DoFn):
             "format": "wit-pipeline/1",
             "shards": shards,
             "rejects": sorted(rejects, key=lambda r: r["file"]),
+            "tables": sorted(tables, key=lambda t: t["file"]),
             "summary": summary,
             "config": self.config,
             "versions": _versions(),
@@ -195,7 +204,71 @@ class Finalize(beam.PTransform):
                 AsList(inputs["shards"]),
                 AsList(inputs["rejects"]),
                 AsList(inputs["drops"] | "CountDrops" >> beam.combiners.Count.PerElement()),
+                AsList(inputs["tables"]),
             )
+        )
+
+
+_QUERY_COUNT_SCHEMA = pa.schema(
+    [("query_id", pa.int64()), ("query", pa.string()), ("matched", pa.int64()),
+     ("balanced", pa.int64()), ("in_shards", pa.int64())]
+)  # fmt: skip
+
+
+def query_count_rows(counts: dict[int, dict[str, int]], names: list[str]) -> list[dict[str, Any]]:
+    """One row per matched query: how many samples matched it, survived balancing, reached shards."""
+    return [
+        {"query_id": qid, "query": names[qid] if qid < len(names) else "", **{
+            col: c.get(col, 0) for col in ("matched", "balanced", "in_shards")}}
+        for qid, c in sorted(counts.items())
+    ]  # fmt: skip
+
+
+def _query_ones(record: Record) -> Iterator[tuple[int, int]]:
+    for qid in record.query_ids:
+        yield qid, 1
+
+
+def _merge_counts(
+    item: tuple[int, dict[str, list[int]]],
+) -> tuple[None, tuple[int, dict[str, int]]]:
+    return None, (item[0], {col: sum(values) for col, values in item[1].items()})
+
+
+class _WriteQueryCountsFn(beam.DoFn):
+    def __init__(self, path: str, queries_path: str) -> None:
+        self.path, self.queries_path = path, queries_path
+
+    def process(self, item: tuple[None, Iterable[tuple[int, dict[str, int]]]]) -> Iterator[dict]:
+        from queries.matcher import load_queries
+
+        rows = query_count_rows(dict(item[1]), load_queries(self.queries_path))
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rows, schema=_QUERY_COUNT_SCHEMA), buf)
+        storage.write_bytes(self.path, buf.getvalue())
+        yield {"file": "query_counts.parquet", "count": len(rows)}
+
+
+class WriteQueryCounts(beam.PTransform):
+    """Per query: samples matched, kept by balancing, and in shards -> query_counts.parquet."""
+
+    def __init__(self, path: str, queries_path: str) -> None:
+        super().__init__()
+        self.path, self.queries_path = path, queries_path
+
+    def expand(self, stages: dict[str, beam.PCollection]) -> beam.PCollection:
+        counts = {
+            name: pcoll
+            | f"Ones{name}" >> beam.FlatMap(_query_ones)
+            | f"Sum{name}" >> beam.CombinePerKey(sum)
+            for name, pcoll in stages.items()
+        }
+        return (
+            counts
+            | "JoinCounts" >> beam.CoGroupByKey()
+            | "OneTable" >> beam.Map(_merge_counts)
+            | "GroupTable" >> beam.GroupByKey()
+            | "WriteTable" >> beam.ParDo(_WriteQueryCountsFn(self.path, self.queries_path))
         )
 
 

@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import progress, storage
-from pipeline.accounting import Finalize, WriteRejects, drop_keys
+from pipeline.accounting import Finalize, WriteQueryCounts, WriteRejects, drop_keys
 from pipeline.download import DedupImages, DownloadImages
 from pipeline.options import BuildConfig, build_config
 from pipeline.read import ReadCandidates
@@ -43,7 +43,9 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
     language = matched.kept | "DetectLanguage" >> DetectLanguage(
         cfg.languages, cfg.language_backend
     )
-    balanced = language.kept | "BalanceByQuery" >> BalanceByQuery(cfg.max_per_query, cfg.seed)
+    balanced = language.kept | "BalanceByQuery" >> BalanceByQuery(
+        cfg.max_per_query, cfg.seed, cfg.balance
+    )
     downloaded = balanced.kept | "DownloadImages" >> DownloadImages(cfg.download)
     samples = downloaded.kept | "DedupImages" >> DedupImages(cfg.dedup_images)
     shards = samples.kept | "WriteShards" >> WriteShards(
@@ -55,8 +57,13 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
     reject_files = rejects | "WriteRejects" >> WriteRejects(
         storage.join(cfg.output, "rejects"), cfg.reject_files
     )
+    per_query = {"matched": language.kept, "balanced": balanced.kept, "in_shards": samples.kept}
+    query_counts = per_query | "WriteQueryCounts" >> WriteQueryCounts(
+        storage.join(cfg.output, "query_counts.parquet"), cfg.queries
+    )
     inputs = {
         "input_count": candidates | "CountInput" >> beam.combiners.Count.Globally(),
+        "tables": query_counts,
         "shards": shards,
         "rejects": reject_files,
         "drops": drop_keys(rejects),

@@ -1,6 +1,9 @@
 """`wit demo`: generate and serve the bundled sample web on 127.0.0.1, build shards, summarise.
 
-wit demo --out wit-demo [standard Beam options, e.g. --direct_num_workers 2]
+    wit demo --out wit-demo [standard Beam options, e.g. --direct_num_workers 2]
+
+It then audits the shards against the sample web's evaluation set (planted altered copies)
+with `dedup`, writing OUT/overlap/.
 """
 
 from __future__ import annotations
@@ -37,8 +40,42 @@ def demo_args(web_dir: str, out: str, resolve: str) -> list[str]:
     ]
 
 
-def run_demo(out: str, beam_args: list[str], seed: int = 0) -> dict[str, Any]:
-    """Generate the sample web under OUT/sample-web (a temp dir if OUT is s3://), serve it, build OUT."""
+def run_overlap(out: str, web_dir: str) -> list[dict[str, Any]]:
+    """Audit OUT's shards against the sample web's eval set into OUT/overlap (`wit dedup`)."""
+    from dedup.evalsets import parse_eval_spec
+    from dedup.overlap import DedupConfig, run_dedup
+
+    evals = (parse_eval_spec(f"sample-web={os.path.join(web_dir, 'evalset')}"),)
+    cfg = DedupConfig(
+        shards=(storage.join(out, "shards"),), evals=evals, out=storage.join(out, "overlap")
+    )
+    summaries = run_dedup(cfg)
+    truth = _planted_keys(web_dir)
+    found = _duplicate_keys(storage.join(out, "overlap"))
+    for s in summaries:
+        s["planted_found"], s["planted"] = len(truth & found), len(truth)
+    return summaries
+
+
+def _planted_keys(web_dir: str) -> set[str]:
+    import json
+
+    with open(os.path.join(web_dir, "evalset", "ground_truth.jsonl")) as f:
+        return {json.loads(line)["key"] for line in f if line.strip()}
+
+
+def _duplicate_keys(overlap_dir: str) -> set[str]:
+    text = storage.read_bytes(storage.join(overlap_dir, "exclusion", "keys.txt")).decode()
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def run_demo(
+    out: str, beam_args: list[str], seed: int = 0, overlap: bool = True
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Generate and serve the sample web, build OUT, audit it; returns (summary, overlap rows).
+
+    The sample web lives under OUT/sample-web (a temp dir if OUT is s3://).
+    """
     from pipeline.build import run
     from pipeline.webserver import SampleWebServer
 
@@ -51,19 +88,28 @@ def run_demo(out: str, beam_args: list[str], seed: int = 0) -> dict[str, Any]:
         print(
             f"sample web: {web_dir} served at http://127.0.0.1:{server.port}/ (hosts *.sample.test)"
         )
-        return run(demo_args(web_dir, out, server.resolve_spec()) + beam_args)
+        summary = run(demo_args(web_dir, out, server.resolve_spec()) + beam_args)
+        return summary, (run_overlap(out, web_dir) if overlap else [])
 
 
 def _main(args: argparse.Namespace, extra: list[str]) -> int:
     out = args.out.rstrip("/") if storage.is_s3(args.out) else os.path.abspath(args.out)
     start = time.monotonic()
-    summary = run_demo(out, extra, args.seed)
+    summary, overlaps = run_demo(out, extra, args.seed, not args.skip_overlap)
     print(format_summary(summary))
+    for s in overlaps:
+        print(
+            f"overlap with eval set {s['eval_set']!r}: {s['overlap']}/{s['all']} eval images "
+            f"({s['overlap_pct']}%) at threshold {s['threshold']:.3f}; "
+            f"planted copies found {s['planted_found']}/{s['planted']}"
+        )
     print(f"\nbuilt in {time.monotonic() - start:.1f} s")
     print(f"  shards     {out}/shards/  (sizes.json, NNNNN.tar, NNNNN.parquet)")
     print(f"  rejects    {out}/rejects/")
     print(f"  manifest   {out}/manifest.json   summary {out}/summary.json")
     print(f"  card       {out}/report.html")
+    if overlaps:
+        print(f"  overlap    {out}/overlap/  (report.html, overlap.parquet, exclusion/keys.txt)")
     print("next:")
     shard = f"{out}/shards/00000.tar"
     shard = f"pipe:python -m pipeline.s3 {shard}" if storage.is_s3(out) else shard
@@ -71,6 +117,11 @@ def _main(args: argparse.Namespace, extra: list[str]) -> int:
         f"  python -c \"import webdataset as wds; print(next(iter(wds.WebDataset('{shard}'))).keys())\""
     )
     print("  python beam_runner.py --help   # the same build on your own WAT/WARC/URL files")
+    if overlaps:
+        print(f'  wit overlap query {out}/overlap "SELECT eval_set, overlap_pct FROM summary"')
+        print(
+            f"  wit train --shards '{out}/shards/*.tar' --exclude {out}/overlap/exclusion/keys.txt --config tiny --out {out}/train"
+        )
     return 0 if summary["balanced"] else 1
 
 
@@ -81,4 +132,5 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--out", default="wit-demo", help="Output directory (default: ./wit-demo).")
     p.add_argument("--seed", type=int, default=0, help="Seed of the sample web.")
+    p.add_argument("--skip_overlap", action="store_true", help="Do not audit against the eval set.")
     p.set_defaults(func=_main, accepts_extra=True)

@@ -41,6 +41,13 @@ class WitOptions(PipelineOptions):
             default=20000,
             help="Per-query cap t of the balancing stage.",
         )
+        add(
+            "--balance",
+            default="metaclip",
+            choices=("metaclip", "cap"),
+            help="metaclip: keep each sample with MetaCLIP's per-query probability min(1, t/count); "
+            "cap: exact, at most t samples selected per query (seeded ranks).",
+        )
         add("--samples_per_shard", type=int, default=10000, help="Samples per WebDataset shard.")
         add("--seed", type=int, default=0, help="Seed of every random choice (balancing).")
         add(
@@ -158,6 +165,7 @@ class BuildConfig:
     text: TextConfig = field(default_factory=TextConfig)
     download: DownloadConfig = field(default_factory=DownloadConfig)
     max_per_query: int = 20000
+    balance: str = "metaclip"
     samples_per_shard: int = 10000
     seed: int = 0
     languages: tuple[str, ...] = ()
@@ -234,6 +242,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         output=o.output.rstrip("/"),
         download=DownloadConfig(fetch=fetch, image=image, threads=o.download_threads),
         max_per_query=o.max_per_query,
+        balance=o.balance,
         samples_per_shard=o.samples_per_shard,
         seed=o.seed,
         languages=_split_csv(o.languages),

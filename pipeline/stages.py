@@ -210,13 +210,26 @@ class _BalanceFn(_Counted):
 
 
 class BalanceByQuery(beam.PTransform):
-    """Keep at most `max_per_query` samples selected per query (seeded, exact; see balance.py)."""
+    """Balance the pool per query: MetaCLIP's probabilities (default) or an exact seeded cap.
 
-    def __init__(self, max_per_query: int, seed: int) -> None:
+    `metaclip` (queries.beam_balance): pass 1 counts matches per query, pass 2 keeps a sample
+    with probability 1 - prod(1 - min(1, t / count_q)) over its queries, drawn from a hash of
+    (seed, key, query). `cap` (pipeline.balance): per query the t smallest seeded ranks are
+    selected, and a sample is kept when any of its queries selects it.
+    """
+
+    def __init__(self, max_per_query: int, seed: int, method: str = "metaclip") -> None:
         super().__init__()
-        self.max_per_query, self.seed = max_per_query, seed
+        if method not in ("metaclip", "cap"):
+            raise ValueError(f"balance method must be metaclip or cap, not {method!r}")
+        self.max_per_query, self.seed, self.method = max_per_query, seed, method
 
     def expand(self, records: beam.PCollection) -> Split:
+        if self.method == "metaclip":
+            from queries.beam_balance import BalanceMetaCLIP
+
+            result = records | "MetaCLIP" >> BalanceMetaCLIP(self.max_per_query, self.seed)
+            return Split(result.kept, result.rejected)
         selected = (
             records
             | "VotesPerQuery" >> beam.FlatMap(query_votes, self.seed)

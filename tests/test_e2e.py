@@ -96,6 +96,17 @@ def test_demo_keeps_planted_eval_copies(demo_runs):
     assert truth and all(t["key"] in keys for t in truth)
 
 
+def test_demo_audits_overlap_with_the_eval_set(demo_runs):
+    (out, _), (proc, _) = demo_runs
+    truth = {
+        json.loads(line)["key"] for line in open(f"{out}/sample-web/evalset/ground_truth.jsonl")
+    }
+    flagged = set(open(f"{out}/overlap/exclusion/keys.txt").read().split())
+    assert flagged == truth  # every planted copy, nothing else
+    assert f"planted copies found {len(truth)}/{len(truth)}" in proc.stdout
+    assert os.path.exists(f"{out}/overlap/report.html")
+
+
 def test_demo_rerun_is_byte_identical(demo_runs):
     (a, b), _ = demo_runs
     files = sorted(

@@ -24,3 +24,16 @@ def test_rejects_parquet_sorted_and_complete():
     assert data == rejects_parquet(rows)
     table = pq.read_table(io.BytesIO(data))
     assert table.num_rows == 4 and table.column("stage").to_pylist()[0] == "download"
+
+
+def test_query_count_rows():
+    from pipeline.accounting import query_count_rows
+
+    rows = query_count_rows(
+        {1: {"matched": 5, "balanced": 3}, 0: {"matched": 2, "balanced": 2, "in_shards": 2}},
+        ["red", "circle"],
+    )
+    assert rows == [
+        {"query_id": 0, "query": "red", "matched": 2, "balanced": 2, "in_shards": 2},
+        {"query_id": 1, "query": "circle", "matched": 5, "balanced": 3, "in_shards": 0},
+    ]

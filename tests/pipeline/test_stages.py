@@ -119,8 +119,30 @@ def test_balance_caps_each_query_exactly_and_deterministically():
     expected = _expected_kept(records, 10, 7)
     assert 13 <= len(expected) <= 18  # query 1's 8 all kept, query 0 selects 10 of 53
     with BeamTestPipeline() as p:
-        out = p | beam.Create(records) | BalanceByQuery(max_per_query=10, seed=7)
+        out = p | beam.Create(records) | BalanceByQuery(max_per_query=10, seed=7, method="cap")
         assert_that(out.kept | "K" >> beam.Map(_key), equal_to(sorted(expected)), label="kept")
         rejected = {r.key for r in records} - expected
         assert_that(out.rejected | "R" >> beam.Map(_key), equal_to(sorted(rejected)), label="rej")
     assert _expected_kept(records, 10, 8) != expected  # the seed matters
+
+
+def test_balance_metaclip_keeps_tail_queries_whole():
+    records = [Record(url=f"http://a/{i}", caption="x", query_ids=(0,)) for i in range(400)]
+    records += [Record(url=f"http://b/{i}", caption="x", query_ids=(1,)) for i in range(5)]
+    tail = sorted(r.key for r in records[400:])
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(records) | BalanceByQuery(max_per_query=40, seed=0)
+        kept_tail = (
+            out.kept | "Tail" >> beam.Filter(lambda r: r.query_ids == (1,)) | "TK" >> beam.Map(_key)
+        )
+        assert_that(kept_tail, equal_to(tail), label="tail")
+        n_head = (
+            out.kept
+            | "Head" >> beam.Filter(lambda r: r.query_ids == (0,))
+            | beam.combiners.Count.Globally()
+        )
+        assert_that(
+            n_head,
+            lambda got: 15 <= got[0] <= 70 or (_ for _ in ()).throw(AssertionError(got)),
+            label="head",
+        )
