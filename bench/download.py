@@ -8,8 +8,10 @@ give it its own: `python -m venv /tmp/i2d && /tmp/i2d/bin/pip install img2datase
 The 1,000 real photos of ../shared/data/imagenet-samples are served by one local HTTP server,
 each under two URLs (2,000 URLs). Both tools resize to 256 (keep_ratio, only if bigger, JPEG
 q95) and write WebDataset shards; ours runs the whole build (`beam_runner.py`: read, filter,
-match, language, balance, download, shards, rejects, manifest) on the DirectRunner, with
-exact-duplicate removal off so that both keep the same images. Runs alternate between the
+match, language, balance, download, shards, rejects, manifest, card) on the DirectRunner, with
+what img2dataset does not do turned off so that both keep the same images: exact-duplicate
+removal, the minimum-size and aspect-ratio filters, and the per-host rate limit (the server is
+ours). Runs alternate between the
 tools; the table gives medians: wall time, images/s (successes / wall), successes, and the peak
 resident memory of the whole process tree.
 """
@@ -108,7 +110,8 @@ def run_ours(work: str, out: str, workers: int) -> tuple[float, int, int]:
     cmd = [sys.executable, "beam_runner.py", f"--input={work}/urls.parquet", "--input_format=parquet",
            f"--queries={work}/queries.txt", f"--output={out}", "--allowed_networks=127.0.0.0/8",
            "--dedup_images=false", "--max_per_query=1000000", "--samples_per_shard=10000",
-           "--image_size=256", "--resize_mode=keep_ratio", "--encode_quality=95"]  # fmt: skip
+           "--image_size=256", "--resize_mode=keep_ratio", "--encode_quality=95",
+           "--per_host_rate=0", "--min_image_size=1", "--max_aspect_ratio=1000"]  # fmt: skip
     if workers > 1:
         cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
     wall, peak = _timed(cmd)

@@ -37,6 +37,7 @@ def demo_args(web_dir: str, out: str, resolve: str) -> list[str]:
         "--allowed_networks=127.0.0.0/8",
         f"--resolve={resolve}",
         "--timeout=5",
+        "--per_host_rate=500",  # our own server on 127.0.0.1: no need to be slow with it
     ]
 
 

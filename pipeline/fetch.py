@@ -49,7 +49,7 @@ class FetchConfig:
     user_agent: str = DEFAULT_USER_AGENT
     pool_size: int = 16
     per_host_connections: int = 16
-    per_host_rate: float = 0.0  # requests per second per host; 0 means unlimited
+    per_host_rate: float = 20.0  # requests started per second per host; 0 means unlimited
     allowed_networks: tuple[str, ...] = ()
     resolve: tuple[tuple[str, str, int], ...] = ()  # (host glob, ip, port)
 

@@ -115,8 +115,9 @@ class WitOptions(PipelineOptions):
         add(
             "--per_host_rate",
             type=float,
-            default=0.0,
-            help="Requests per second per host and worker (0: unlimited).",
+            default=20.0,
+            help="Requests started per second per host and worker (0: unlimited). Be polite: "
+            "the default, times your workers, is what one site sees.",
         )
         add("--max_image_bytes", type=int, default=20_000_000, help="Largest image body accepted.")
         add(

@@ -142,3 +142,22 @@ def test_opt_out_scoping():
 def test_parse_resolve_rejects_garbage():
     with pytest.raises(ValueError):
         parse_resolve("nonsense")
+
+
+def test_per_host_rate_limit(server):
+    f = fetcher(per_host_rate=20.0)
+    start = time.monotonic()
+    for _ in range(10):
+        assert f.fetch(server + "/rate").status == 200
+    assert time.monotonic() - start >= 0.44  # 10 starts at 20/s: 9 intervals of 50 ms
+
+
+def test_per_host_concurrency_limit():
+    from pipeline.fetch import HostLimiter
+
+    limiter = HostLimiter(connections=2, rate=0)
+    a, b = limiter.acquire("h"), limiter.acquire("h")
+    assert not limiter._slots["h"].acquire(blocking=False)  # a third request waits
+    a.release()
+    b.release()
+    limiter.acquire("other").release()  # other hosts are independent
