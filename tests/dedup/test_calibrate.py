@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import scene
 
 from dedup.calibrate import CalibrationConfig, calibrate, pick_threshold
 from dedup.embed import ClassicalEmbedder, EmbedConfig
 from dedup.index import IndexConfig
 from dedup.matcher import EvalIndex
+from tests.dedup.conftest import scene
 
 
 def test_pick_threshold_reaches_precision() -> None:

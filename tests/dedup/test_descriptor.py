@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-from conftest import IMAGENET, scene
 from PIL import Image
 
 from dedup import transforms
@@ -15,6 +14,7 @@ from dedup.embed import ClassicalEmbedder, EmbedConfig
 from dedup.index import IndexConfig
 from dedup.matcher import EvalIndex, embed_in_batches
 from dedup.overlap import CLASSICAL_FLOOR
+from tests.dedup.conftest import IMAGENET, scene
 
 
 def _scores(evals: list[Image.Image], distinct: list[Image.Image], names: tuple[str, ...]):

@@ -6,10 +6,10 @@ import apache_beam as beam
 import numpy as np
 import pytest
 import torch
-from conftest import scene
 
 from dedup.embed import EmbedConfig, eval_views, make_embedder
 from dedup.whiten import Whitening
+from tests.dedup.conftest import scene
 
 
 class _Tiny(torch.nn.Module):
@@ -61,9 +61,9 @@ def _key_dim(kv: tuple) -> tuple:
 def test_beam_embed_stage() -> None:
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
-    from conftest import sample
 
     from dedup.beam import EmbedImages
+    from tests.dedup.conftest import sample
 
     items = [(k, m["jpg"]) for k, m in (sample(f"k{i}", scene(i), "", "") for i in range(3))]
     items.append(("bad", b"not an image"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import png_bytes, scene
 
 from dedup.evalsets import parse_eval_spec, read_eval_set
 from dedup.wds import write_tar
+from tests.dedup.conftest import png_bytes, scene
 
 
 def test_parse_eval_spec() -> None:
