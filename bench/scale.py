@@ -120,7 +120,9 @@ def download_rates(n: int, threads: int = 16) -> dict[str, float]:
     names = [x for x in names if x.lower().endswith((".jpeg", ".jpg"))][:n]
     proc, port = _serve(PHOTOS)
     try:
-        fetcher = Fetcher(FetchConfig(allowed_networks=("127.0.0.0/8",), pool_size=threads))
+        fetcher = Fetcher(
+            FetchConfig(allowed_networks=("127.0.0.0/8",), pool_size=threads, per_host_rate=0)
+        )
         urls = [f"http://127.0.0.1:{port}/{x}" for x in names]
         cfg = ImageConfig()
         with ThreadPoolExecutor(threads) as pool:

@@ -67,7 +67,7 @@ def build(work: str, name: str, resolve: str, workers: int, extra: list[str]) ->
             f"--queries={work}/web/queries.txt", f"--output={work}/{name}", "--max_per_query=1000000",
             "--samples_per_shard=2000", "--allowed_networks=127.0.0.1/32", f"--resolve={resolve}",
             "--timeout=2", "--total_timeout=4", "--retries=1", "--max_image_bytes=2000000",
-            "--progress_interval=30", f"--direct_num_workers={workers}",
+            "--progress_interval=30", "--per_host_rate=0", f"--direct_num_workers={workers}",
             "--direct_running_mode=multi_processing", *extra]  # fmt: skip
     start = time.monotonic()
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
