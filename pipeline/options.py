@@ -29,8 +29,17 @@ class WitOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
         add = parser.add_argument
-        add("--input", help="Input path or glob (comma-separated; local or s3://).")
+        add(
+            "--input",
+            help="Input paths or globs, comma-separated (local or s3://), or a Common Crawl "
+            "*.paths.gz file list.",
+        )
         add("--input_format", default="wat", choices=FORMATS, help="Format of the input files.")
+        add(
+            "--paths_prefix",
+            default="s3://commoncrawl/",
+            help="Prefix of the keys listed in a Common Crawl *.paths.gz --input.",
+        )
         add("--url_col", default="url", help="URL column of URL tables (img2dataset convention).")
         add("--caption_col", default="caption", help="Caption column of URL tables.")
         add("--queries", help="Query list: parquet with a `query` column or text, one per line.")
@@ -238,7 +247,14 @@ def build_config(options: PipelineOptions) -> BuildConfig:
     )
     return BuildConfig(
         text=text,
-        read=ReadConfig(o.input, o.input_format, o.url_col, o.caption_col, fetch=fetch),
+        read=ReadConfig(
+            o.input,
+            o.input_format,
+            o.url_col,
+            o.caption_col,
+            fetch=fetch,
+            paths_prefix=o.paths_prefix,
+        ),
         queries=o.queries,
         output=o.output.rstrip("/"),
         download=DownloadConfig(fetch=fetch, image=image, threads=o.download_threads),

@@ -31,6 +31,7 @@ __all__ = [
     "read_warc",
     "read_table",
     "read_page_list",
+    "expand_input",
     "read_file",
     "ReadCandidates",
 ]
@@ -47,6 +48,21 @@ class ReadConfig:
     url_col: str = "url"
     caption_col: str = "caption"
     fetch: FetchConfig | None = None  # for `pages`: how page URLs are fetched
+    paths_prefix: str = "s3://commoncrawl/"  # for Common Crawl `*.paths.gz` inputs
+
+
+def expand_input(pattern: str, paths_prefix: str = "s3://commoncrawl/") -> list[str]:
+    """The files of one `--input` entry: a glob, or a Common Crawl `*.paths[.gz]` file list.
+
+    A paths file (as published per crawl: `wat.paths.gz`, `warc.paths.gz`) lists keys relative
+    to the bucket; they are prefixed with `paths_prefix`.
+    """
+    if not pattern.endswith((".paths", ".paths.gz")):
+        return storage.glob(pattern)
+    with _open_text(pattern) as f:
+        return [
+            paths_prefix.rstrip("/") + "/" + line.strip().lstrip("/") for line in f if line.strip()
+        ]
 
 
 def read_page_list(path: str) -> Iterator[tuple[str, str]]:
@@ -224,7 +240,7 @@ class ReadCandidates(beam.PTransform):
         files = (
             pbegin
             | "Patterns" >> beam.Create(self.cfg.input.split(","))
-            | "ExpandGlobs" >> beam.FlatMap(storage.glob)
+            | "ExpandGlobs" >> beam.FlatMap(expand_input, self.cfg.paths_prefix)
             | "SpreadFiles" >> beam.Reshuffle()
         )
         if self.cfg.input_format != "pages":

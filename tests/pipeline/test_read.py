@@ -101,3 +101,22 @@ def test_url_tables(tmp_path):
         out = list(read_table(str(tmp_path / name), fmt, c))
         assert (out[0].url, out[0].caption) == ("http://a.example/1.jpg", "a red circle"), name
         assert all(r.rejected for r in out[1:]), name
+
+
+def test_common_crawl_paths_file(small_web, tmp_path):
+    from pipeline.read import expand_input
+
+    paths = tmp_path / "wat.paths.gz"
+    with gzip.open(paths, "wt") as f:
+        f.write(
+            "crawl-data/CC-MAIN-2024-22/segments/1/wat/a.warc.wat.gz\n\ncrawl-data/b.warc.wat.gz\n"
+        )
+    assert expand_input(str(paths)) == [
+        "s3://commoncrawl/crawl-data/CC-MAIN-2024-22/segments/1/wat/a.warc.wat.gz",
+        "s3://commoncrawl/crawl-data/b.warc.wat.gz",
+    ]
+    local = expand_input(str(paths), f"{small_web}/")
+    assert local[0] == f"{small_web}/crawl-data/CC-MAIN-2024-22/segments/1/wat/a.warc.wat.gz"
+    assert expand_input(f"{small_web}/crawl/*.wat.gz") == sorted(
+        glob.glob(f"{small_web}/crawl/*.wat.gz")
+    )
