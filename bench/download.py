@@ -6,7 +6,9 @@ img2dataset cannot share our virtualenv (it wants pyarrow >= 26, Beam 2.77 caps 
 give it its own: `python -m venv /tmp/i2d && /tmp/i2d/bin/pip install img2dataset`.
 
 The 1,000 real photos of ../shared/data/imagenet-samples are served by one local HTTP server,
-each under two URLs (2,000 URLs). Both tools resize to 256 (keep_ratio, only if bigger, JPEG
+each under two URLs (2,000 URLs). img2dataset runs with 2 processes (1,000 samples per shard, so
+both get a shard); ours on the DirectRunner in one process and with 2 worker processes
+(`multi_processing`). Both tools resize to 256 (keep_ratio, only if bigger, JPEG
 q95) and write WebDataset shards; ours runs the whole build (`beam_runner.py`: read, filter,
 match, language, balance, download, shards, rejects, manifest, card) on the DirectRunner, with
 what img2dataset does not do turned off so that both keep the same images: exact-duplicate
@@ -31,6 +33,7 @@ import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
+THREADS = 16
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
 
@@ -114,6 +117,8 @@ def run_ours(work: str, out: str, workers: int) -> tuple[float, int, int]:
            "--per_host_rate=0", "--min_image_size=1", "--max_aspect_ratio=1000"]  # fmt: skip
     if workers > 1:
         cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    else:  # one process; Pillow releases the GIL, so the download threads use every core
+        cmd += [f"--download_threads={THREADS}"]
     wall, peak = _timed(cmd)
     with open(os.path.join(out, "summary.json")) as f:
         return wall, peak, json.load(f)["kept"]
@@ -123,9 +128,9 @@ def run_img2dataset(binary: str, work: str, out: str, processes: int) -> tuple[f
     """img2dataset with `processes` processes; returns (wall, peak RSS, successes)."""
     cmd = [binary, f"--url_list={work}/urls.parquet", "--input_format=parquet", "--url_col=url",
            "--caption_col=caption", "--output_format=webdataset", f"--output_folder={out}",
-           f"--processes_count={processes}", "--thread_count=16", "--image_size=256",
+           f"--processes_count={processes}", f"--thread_count={THREADS}", "--image_size=256",
            "--resize_mode=keep_ratio", "--resize_only_if_bigger=True", "--encode_quality=95",
-           "--number_sample_per_shard=10000", "--enable_wandb=False"]  # fmt: skip
+           "--number_sample_per_shard=1000", "--enable_wandb=False"]  # fmt: skip
     env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1")
     wall, peak = _timed(cmd, env)
     successes = 0
@@ -156,14 +161,16 @@ def main() -> None:
     if not os.path.isdir(PHOTOS):
         sys.exit(f"photos not found: {PHOTOS}")
     httpd, port = _serve(PHOTOS)
-    results: dict[str, list] = {"img2dataset": [], "wit-pipeline": []}
+    ours = f"wit {args.workers} workers"
+    results: dict[str, list] = {"img2dataset": [], "wit 1 process": [], ours: []}
     with tempfile.TemporaryDirectory() as work:
         n = _write_inputs(work, port)
         for i in range(args.runs):
             results["img2dataset"].append(
                 run_img2dataset(args.img2dataset, work, f"{work}/i2d{i}", args.workers)
             )
-            results["wit-pipeline"].append(run_ours(work, f"{work}/wit{i}", args.workers))
+            results["wit 1 process"].append(run_ours(work, f"{work}/one{i}", 1))
+            results[ours].append(run_ours(work, f"{work}/wit{i}", args.workers))
             print(
                 f"run {i + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f} s" for k, v in results.items()),
                 flush=True,
@@ -171,10 +178,9 @@ def main() -> None:
     httpd.shutdown()
     rows = [_row(name, res, n) for name, res in results.items()]
     print(f"\n{n} URLs, {args.workers} processes/workers, median of {args.runs} runs")
-    print(f"{'tool':<14}{'wall s':>8}{'images/s':>10}{'success':>9}{'peak MB':>9}")
+    print(f"{'tool':<18}{'wall s':>8}{'images/s':>10}{'success':>9}{'peak MB':>9}{'ratio':>7}")
     for name, wall, rate, ok, peak in rows:
-        print(f"{name:<14}{wall:>8.1f}{rate:>10.1f}{ok:>9}{peak:>9.0f}")
-    print(f"ratio wit-pipeline / img2dataset (images/s): {rows[1][2] / rows[0][2]:.2f}x")
+        print(f"{name:<18}{wall:>8.1f}{rate:>10.1f}{ok:>9}{peak:>9.0f}{rate / rows[0][2]:>6.2f}x")
 
 
 if __name__ == "__main__":

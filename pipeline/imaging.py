@@ -94,7 +94,8 @@ def _decode(img: Image.Image, cfg: ImageConfig) -> Image.Image:
             w, h = target_size(img.width, img.height, cfg.image_size, cfg.resize_mode, True)
             img.draft("RGB", (w, h))
         img.load()
-        img = ImageOps.exif_transpose(img) or img
+        if img.getexif().get(0x0112, 1) != 1:  # only rotate when EXIF says so (no copy otherwise)
+            img = ImageOps.exif_transpose(img)
         if img.mode in ("RGBA", "LA", "P", "PA"):
             rgba = img.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -105,7 +106,7 @@ def _decode(img: Image.Image, cfg: ImageConfig) -> Image.Image:
                 if img.mode.startswith("I;16")
                 else img.convert("L")
             )
-        return img.convert("RGB")
+        return img if img.mode == "RGB" else img.convert("RGB")
     except Exception as err:
         raise ImageRejected(Reason.CORRUPT_IMAGE, f"{type(err).__name__}: {err}") from err
 
