@@ -177,3 +177,14 @@ def test_private_addresses_refused_without_opt_in(web_server, small_web, tmp_pat
 def test_wit_help_lists_subcommands():
     proc = _run([WIT, "--help"])
     assert "demo" in proc.stdout
+
+
+def test_train_on_demo_shards_without_excluded_keys(demo_runs, tmp_path):
+    out = demo_runs[0][0]
+    shards = sorted(glob.glob(f"{out}/shards/*.tar"))
+    run = tmp_path / "run"
+    proc = _run([WIT, "train", "--shards", *shards[:-1], "--eval-shards", shards[-1], "--config", "tiny",
+                 "--out", str(run), "--exclude", f"{out}/overlap/exclusion/keys.txt", "--epochs", "1",
+                 "--batch-size", "32", "--steps-per-epoch", "6", "--workers", "0", "--device", "cpu"])  # fmt: skip
+    assert "zeroshot_top1" in proc.stdout  # the end-of-epoch evaluation on the held-out shard
+    assert glob.glob(f"{run}/checkpoints/*.pt") and os.path.exists(f"{run}/tokenizer.json")
