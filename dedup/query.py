@@ -8,7 +8,10 @@ Every parquet file under DIR becomes a view named after its file stem (`overlap`
 
 from __future__ import annotations
 
+import io
 import os
+
+import pyarrow.parquet as pq
 
 from pipeline import storage
 
@@ -25,6 +28,11 @@ def connect(out: str):  # type: ignore[no-untyped-def]
     )
     for path in paths:
         name = os.path.splitext(os.path.basename(path))[0]
+        if storage.is_s3(path):  # through our storage layer: DuckDB's httpfs would be downloaded
+            table = pq.read_table(io.BytesIO(storage.read_bytes(path)))
+            con.register(f"_{name}_table", table)
+            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM "_{name}_table"')
+            continue
         safe = path.replace("'", "''")
         con.execute(f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{safe}')")
     return con
