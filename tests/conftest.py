@@ -11,7 +11,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
+# The shared data folder beside the checkout; WIT_SHARED_DATA points elsewhere (tests skip without).
+SHARED_DATA = os.environ.get("WIT_SHARED_DATA") or os.path.join(ROOT, "..", "shared", "data")
 
 
 @pytest.fixture(scope="session")

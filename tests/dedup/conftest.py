@@ -12,10 +12,9 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from dedup import transforms
 from dedup.wds import write_tar
+from tests.conftest import SHARED_DATA  # noqa: E402
 
-IMAGENET = os.path.join(
-    os.path.dirname(__file__), "..", "..", "..", "shared", "data", "imagenet-samples"
-)
+IMAGENET = os.path.join(SHARED_DATA, "imagenet-samples")
 
 
 def scene(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
