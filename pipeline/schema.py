@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ __all__ = [
     "Reason",
     "url_key",
     "reject",
+    "stable_detail",
     "REJECT_COLUMNS",
     "SAMPLE_COLUMNS",
 ]
@@ -174,8 +176,22 @@ class Record:
         ]
 
 
+_VOLATILE = (
+    (re.compile(r" at 0x[0-9a-fA-F]+"), ""),  # object addresses in exception reprs
+    (re.compile(r"\(host='[^']*', port=\d+\)"), ""),  # urllib3 pool reprs: ephemeral ports
+)
+
+
+def stable_detail(detail: str) -> str:
+    """A drop detail without what changes from run to run (addresses, ports), so reruns match."""
+    for pattern, replacement in _VOLATILE:
+        detail = pattern.sub(replacement, detail)
+    return detail
+
+
 def reject(record: Record, stage: str, reason: str, detail: str = "", **changes: Any) -> Record:
     """Return `record` marked as dropped at `stage` for `reason`, with its image bytes released."""
+    detail = stable_detail(detail)
     return replace(record, stage=stage, reason=reason, detail=detail, image=b"", **changes)
 
 

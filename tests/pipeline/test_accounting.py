@@ -37,3 +37,17 @@ def test_query_count_rows():
         {"query_id": 0, "query": "red", "matched": 2, "balanced": 2, "in_shards": 2},
         {"query_id": 1, "query": "circle", "matched": 5, "balanced": 3, "in_shards": 0},
     ]
+
+
+def test_reject_details_are_stable_across_runs():
+    from pipeline.schema import stable_detail
+
+    a = "UnidentifiedImageError: cannot identify image file <_io.BytesIO object at 0x7fa2b1c3d4e0>"
+    b = "UnidentifiedImageError: cannot identify image file <_io.BytesIO object at 0x7f00aa11bb22>"
+    assert (
+        stable_detail(a)
+        == stable_detail(b)
+        == "UnidentifiedImageError: cannot identify image file <_io.BytesIO object>"
+    )
+    timeout = "HTTPConnectionPool(host='127.0.0.1', port=41234): Read timed out. (read timeout=1)"
+    assert stable_detail(timeout) == "HTTPConnectionPool: Read timed out. (read timeout=1)"
