@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import functools
 import glob
+import hashlib
 import json
 import os
 import statistics
@@ -34,13 +35,23 @@ import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 THREADS = 16
+WORKERS = 2  # set from --workers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
 
 
 class _Quiet(SimpleHTTPRequestHandler):
+    latency = 0.0  # seconds; set by --latency to imitate the real web
+
     def log_message(self, *args: object) -> None:
         pass
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        """Wait like a remote server would: the base latency, x0.5-1.5, and 2% stragglers at x20."""
+        if self.latency:
+            draw = int(hashlib.sha256(self.path.encode()).hexdigest()[:8], 16) / 2**32
+            time.sleep(self.latency * (20 if draw < 0.02 else 0.5 + draw))
+        super().do_GET()
 
     def translate_path(self, path: str) -> str:
         """Serve /a/NAME and /b/NAME from the same photo folder."""
@@ -115,10 +126,12 @@ def run_ours(work: str, out: str, workers: int) -> tuple[float, int, int]:
            "--dedup_images=false", "--max_per_query=1000000", "--samples_per_shard=10000",
            "--image_size=256", "--resize_mode=keep_ratio", "--encode_quality=95",
            "--per_host_rate=0", "--min_image_size=1", "--max_aspect_ratio=1000"]  # fmt: skip
-    if workers > 1:
+    if workers > 1:  # per worker: img2dataset's threads per process, no per-host cap beyond that
         cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
-    else:  # one process; Pillow releases the GIL, so the download threads use every core
-        cmd += [f"--download_threads={THREADS}"]
+        cmd += [f"--download_threads={THREADS}", f"--per_host_connections={THREADS}"]
+    else:  # one process with the same total concurrency as img2dataset's processes x threads
+        threads = THREADS * WORKERS
+        cmd += [f"--download_threads={threads}", f"--per_host_connections={threads}"]
     wall, peak = _timed(cmd)
     with open(os.path.join(out, "summary.json")) as f:
         return wall, peak, json.load(f)["kept"]
@@ -157,7 +170,11 @@ def main() -> None:
     parser.add_argument("--img2dataset", default="img2dataset", help="img2dataset executable")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--latency", type=float, default=0.0, help="server latency in seconds")
     args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
+    _Quiet.latency = args.latency
     if not os.path.isdir(PHOTOS):
         sys.exit(f"photos not found: {PHOTOS}")
     httpd, port = _serve(PHOTOS)
@@ -177,7 +194,9 @@ def main() -> None:
             )
     httpd.shutdown()
     rows = [_row(name, res, n) for name, res in results.items()]
-    print(f"\n{n} URLs, {args.workers} processes/workers, median of {args.runs} runs")
+    print(
+        f"\n{n} URLs, {args.workers} processes/workers, latency {args.latency} s, median of {args.runs} runs"
+    )
     print(f"{'tool':<18}{'wall s':>8}{'images/s':>10}{'success':>9}{'peak MB':>9}{'ratio':>7}")
     for name, wall, rate, ok, peak in rows:
         print(f"{name:<18}{wall:>8.1f}{rate:>10.1f}{ok:>9}{peak:>9.0f}{rate / rows[0][2]:>6.2f}x")
