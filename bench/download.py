@@ -38,6 +38,9 @@ THREADS = 16
 WORKERS = 2  # set from --workers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
+sys.path.insert(0, ROOT)
+
+from pipeline.webserver import LocalHTTPServer  # noqa: E402
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -58,13 +61,8 @@ class _Quiet(SimpleHTTPRequestHandler):
         return super().translate_path("/" + path.split("/", 2)[-1])
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # the default 5 drops SYNs under load (1 s stalls for both tools)
-
-
 def _serve(folder: str) -> tuple[ThreadingHTTPServer, int]:
-    httpd = _Server(("127.0.0.1", 0), functools.partial(_Quiet, directory=folder))
-    httpd.daemon_threads = True
+    httpd = LocalHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=folder))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, httpd.server_address[1]
 

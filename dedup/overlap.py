@@ -34,8 +34,9 @@ from dedup.index import IndexConfig
 from dedup.matcher import EvalIndex, embed_in_batches
 from dedup.wds import TrainImage, iter_train_images, shard_paths
 from pipeline import storage
+from pipeline.imaging import thumbnail_jpeg
 
-__all__ = ["DedupConfig", "run_dedup", "calibrate_sets", "thumbnail", "CLASSICAL_FLOOR"]
+__all__ = ["DedupConfig", "run_dedup", "calibrate_sets", "CLASSICAL_FLOOR"]
 
 # The classical descriptor's lowest sensible threshold (bench/dedup.py: distinct ImageNet
 # photos stay below it); calibration on a tiny eval set never goes under it.
@@ -76,15 +77,6 @@ class _EvalSet:
     top1: list[float] = field(default_factory=list)
 
 
-def thumbnail(img: Image.Image, side: int = 128) -> bytes:
-    """A small JPEG for the report."""
-    img = img.convert("RGB")
-    img.thumbnail((side, side))
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=80)
-    return buf.getvalue()
-
-
 def _load_set(
     name: str, path: str, embedder: Embedder, cfg: DedupConfig, bg: np.ndarray
 ) -> _EvalSet:
@@ -108,7 +100,7 @@ def _load_set(
             ),
         )
         thr, source = cal.threshold, "calibrated"
-    thumbs = [thumbnail(im) for im in images]
+    thumbs = [thumbnail_jpeg(im) for im in images]
     return _EvalSet(name, path, [it.label for it in items], thumbs, index, thr, source, cal)
 
 
@@ -146,7 +138,7 @@ def _match_batch(
             }
         )
         if t.key not in s.train_thumbs and len(s.train_thumbs) < cfg.max_thumbs:
-            s.train_thumbs[t.key] = thumbnail(images[q])
+            s.train_thumbs[t.key] = thumbnail_jpeg(images[q])
 
 
 def _scan(

@@ -6,13 +6,13 @@ for key, members in iter_tar("shards/00000.tar"):
 
 from __future__ import annotations
 
-import io
 import os
 import tarfile
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from pipeline import storage
+from pipeline.tario import write_members
 
 __all__ = ["iter_tar", "write_tar", "shard_paths", "TrainImage", "iter_train_images"]
 
@@ -39,17 +39,18 @@ def iter_tar(path: str) -> Iterator[tuple[str, dict[str, bytes]]]:
 
 def write_tar(path: str, samples: Iterable[tuple[str, dict[str, bytes]]]) -> int:
     """Write samples as a tar (members sorted by extension per key); returns the count."""
-    n = 0
-    with storage.atomic_write(path) as f, tarfile.open(fileobj=f, mode="w") as tar:
-        for key, members in samples:
-            for ext in sorted(members):
-                info = tarfile.TarInfo(f"{key}.{ext}")
-                info.size = len(members[ext])
-                info.mtime = 0
-                info.mode = 0o644
-                tar.addfile(info, io.BytesIO(members[ext]))
-            n += 1
-    return n
+    count = 0
+
+    def members() -> Iterator[tuple[str, bytes]]:
+        nonlocal count
+        for key, by_ext in samples:
+            count += 1
+            for ext in sorted(by_ext):
+                yield f"{key}.{ext}", by_ext[ext]
+
+    with storage.atomic_write(path) as f:
+        write_members(members(), f)
+    return count
 
 
 def shard_paths(spec: str) -> list[str]:

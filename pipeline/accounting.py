@@ -11,7 +11,6 @@ incomplete S3 multipart uploads).
 from __future__ import annotations
 
 import io
-import json
 import platform
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -144,8 +143,8 @@ class _FinalizeFn(beam.DoFn):
         _remove_stray_shards(storage.join(self.output, "shards"), sizes)
         for part in ("shards", "rejects"):  # temp files / multipart uploads of killed writers
             storage.remove_partial(storage.join(self.output, part))
-        storage.write_bytes(storage.join(self.output, "shards", "sizes.json"), _json(sizes))
-        storage.write_bytes(storage.join(self.output, "summary.json"), _json(summary))
+        storage.write_json(storage.join(self.output, "shards", "sizes.json"), sizes)
+        storage.write_json(storage.join(self.output, "summary.json"), summary)
         manifest = {
             "format": "wit-pipeline/1",
             "shards": shards,
@@ -155,12 +154,8 @@ class _FinalizeFn(beam.DoFn):
             "config": self.config,
             "versions": _versions(),
         }
-        storage.write_bytes(storage.join(self.output, "manifest.json"), _json(manifest))
+        storage.write_json(storage.join(self.output, "manifest.json"), manifest)
         yield summary
-
-
-def _json(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def _remove_stray_shards(shards_dir: str, sizes: dict[str, int]) -> None:

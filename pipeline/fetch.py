@@ -27,11 +27,10 @@ from pipeline.netpolicy import (
     Resolver,
     address_allowed,
     opted_out,
-    parse_resolve,
 )
 from pipeline.schema import Reason
 
-__all__ = ["FetchConfig", "FetchResult", "Fetcher", "HostLimiter", "parse_resolve", "http_reason"]
+__all__ = ["FetchConfig", "FetchResult", "Fetcher", "HostLimiter", "http_reason"]
 
 
 @dataclass(frozen=True)

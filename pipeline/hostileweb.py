@@ -15,9 +15,11 @@ import socket
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from PIL import Image
+
+from pipeline.webserver import LocalHTTPServer
 
 __all__ = ["HostileServer", "EXPECTED"]
 
@@ -101,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:  # noqa: N802
-        server: _Server = self.server  # type: ignore[assignment]
+        server: LocalHTTPServer = self.server  # type: ignore[assignment]
         with server.lock:
             server.hits[self.path] = server.hits.get(self.path, 0) + 1
             hits = server.hits[self.path]
@@ -210,19 +212,11 @@ _ROUTES = {
 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 drops SYNs under load: 1 s client stalls
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Hung-up clients are the point of this server: stay quiet."""
-
-
 class HostileServer:
     """Serve the hostile routes on 127.0.0.1 in a background thread; counts requests per path."""
 
     def __init__(self, stall: float = 3.0) -> None:
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.httpd = LocalHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.bodies = _bodies()  # type: ignore[attr-defined]
         self.httpd.hits = {}  # type: ignore[attr-defined]
         self.httpd.lock = threading.Lock()  # type: ignore[attr-defined]

@@ -15,7 +15,14 @@ from PIL import Image, ImageOps
 from pipeline.resize import resize, target_size
 from pipeline.schema import Reason
 
-__all__ = ["ImageConfig", "ProcessedImage", "ImageRejected", "sniff_mime", "process_image"]
+__all__ = [
+    "ImageConfig",
+    "ProcessedImage",
+    "ImageRejected",
+    "sniff_mime",
+    "process_image",
+    "thumbnail_jpeg",
+]
 
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -128,6 +135,15 @@ def _encode(img: Image.Image, cfg: ImageConfig) -> bytes:
         img.save(out, format=fmt)
     else:
         img.save(out, format=fmt, quality=cfg.jpeg_quality)
+    return out.getvalue()
+
+
+def thumbnail_jpeg(img: Image.Image, side: int = 128) -> bytes:
+    """A small JPEG (longer side at most `side`) for HTML reports."""
+    img = img.convert("RGB")
+    img.thumbnail((side, side))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=80)
     return out.getvalue()
 
 

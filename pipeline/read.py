@@ -21,8 +21,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import storage
-from pipeline.fetch import FetchConfig
+from pipeline.fetch import FetchConfig, Fetcher
 from pipeline.htmlimages import extract_images
+from pipeline.pages import RobotsCache, read_page
 from pipeline.schema import Reason, Record, Stage, reject
 
 __all__ = [
@@ -214,15 +215,10 @@ class _FetchPagesFn(beam.DoFn):
         self.pages = Metrics.counter("read", "pages")
 
     def setup(self) -> None:
-        from pipeline.fetch import Fetcher
-        from pipeline.pages import RobotsCache
-
         self.fetcher = Fetcher(self.cfg)
         self.robots = RobotsCache(self.fetcher)
 
     def process(self, page: tuple[str, str]) -> Iterator[Record]:
-        from pipeline.pages import read_page
-
         self.pages.inc()
         yield from read_page(page[0], self.fetcher, self.robots, page[1])
 

@@ -56,12 +56,10 @@ def _read_json(path: str) -> dict[str, Any]:
 def _thumbnail(image: bytes, side: int = 160) -> bytes:
     from PIL import Image
 
+    from pipeline.imaging import thumbnail_jpeg
+
     with Image.open(io.BytesIO(image)) as img:
-        img = img.convert("RGB")
-        img.thumbnail((side, side))
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=80)
-    return buf.getvalue()
+        return thumbnail_jpeg(img, side)
 
 
 def _samples(tar_path: str, limit: int) -> list[tuple[bytes, str, str]]:

@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import io
 import json
-import tarfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
@@ -32,6 +31,7 @@ import pyarrow.parquet as pq
 
 from pipeline import storage
 from pipeline.schema import Record
+from pipeline.tario import write_members
 
 __all__ = [
     "tar_bytes",
@@ -95,14 +95,7 @@ class _Sink:
 
 def write_tar(records: Iterable[Record], fileobj: Any) -> None:
     """Stream a deterministic WebDataset tar of `records` (in the given order) into `fileobj`."""
-    with tarfile.open(fileobj=fileobj, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for record in records:
-            for name, data in record.webdataset_members():
-                info = tarfile.TarInfo(name)
-                info.size, info.mtime, info.mode = len(data), 0, 0o444
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                tar.addfile(info, io.BytesIO(data))
+    write_members((m for record in records for m in record.webdataset_members()), fileobj)
 
 
 def tar_bytes(records: Sequence[Record]) -> bytes:
@@ -177,10 +170,6 @@ def _stats(index: int, records: Sequence[Record], parquet: bytes, tar: _Sink) ->
     }
 
 
-def _json(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
-
-
 def _file_matches(path: str, size: int, sha256: str) -> bool:
     if storage.size(path) != size:
         return False
@@ -225,7 +214,7 @@ def write_shard(
         sink = _Sink(f)
         write_tar(records, sink)  # streamed: the tar is never held in memory as a whole
     stats = _stats(index, records, parquet, sink)
-    storage.write_bytes(sidecar, _json(stats))
+    storage.write_json(sidecar, stats)
     return stats, True
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import glob as _glob
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from pipeline import s3
 
@@ -29,6 +30,7 @@ __all__ = [
     "open_read",
     "read_bytes",
     "write_bytes",
+    "write_json",
     "atomic_write",
     "exists",
     "size",
@@ -113,6 +115,12 @@ def write_bytes(path: str, data: bytes) -> None:
     """Atomically write `data` to `path`."""
     with atomic_write(path) as f:
         f.write(data)
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Atomically write `obj` as stable JSON (sorted keys, indent 1, UTF-8, final newline)."""
+    text = json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    write_bytes(path, text.encode("utf-8"))
 
 
 def size(path: str) -> int | None:

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline.sampleweb import RESOLVE_GLOB
 
-__all__ = ["SampleWebServer"]
+__all__ = ["SampleWebServer", "LocalHTTPServer"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -53,7 +53,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _QuietServer(ThreadingHTTPServer):
+class LocalHTTPServer(ThreadingHTTPServer):
+    """The threaded server under every local test server: daemon threads, a real backlog, quiet."""
+
     daemon_threads = True
     request_queue_size = 128  # the default 5 drops SYNs under load: 1 s client stalls
 
@@ -65,7 +67,7 @@ class SampleWebServer:
     """Serve a generated sample web on 127.0.0.1 in a background thread (a context manager)."""
 
     def __init__(self, root: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.httpd = _QuietServer((host, port), _Handler)
+        self.httpd = LocalHTTPServer((host, port), _Handler)
         self.httpd.root = root  # type: ignore[attr-defined]
         with open(os.path.join(root, "routes.json")) as f:
             self.httpd.routes = json.load(f)  # type: ignore[attr-defined]

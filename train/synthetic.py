@@ -13,12 +13,12 @@ from __future__ import annotations
 import io
 import json
 import random
-import tarfile
 
 from PIL import Image, ImageDraw
 
 from pipeline import storage
 from pipeline.schema import Record
+from pipeline.tario import write_members
 
 __all__ = ["COLOURS", "SHAPES", "concepts", "draw_concept", "write_concept_shards", "write_tar"]
 
@@ -73,11 +73,8 @@ def _record(shard: int, index: int, size: int, rng: random.Random, seed: int) ->
 
 def write_tar(path: str, members: list[tuple[str, bytes]]) -> None:
     """Write (name, bytes) members into a tar at `path` (deterministic headers)."""
-    with storage.atomic_write(path) as f, tarfile.open(fileobj=f, mode="w") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
+    with storage.atomic_write(path) as f:
+        write_members(members, f)
 
 
 def write_concept_shards(
