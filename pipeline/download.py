@@ -6,8 +6,10 @@ and runs a thread pool per worker; `DedupImages` keeps one sample per image cont
 
 from __future__ import annotations
 
+import contextlib
+import queue
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
@@ -77,22 +79,25 @@ class _DownloadFn(_Counted):
         self.pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="wit-download")
 
     def start_bundle(self) -> None:
-        self.in_flight: set[Future[Record]] = set()
+        self.in_flight = 0
+        self.finished: queue.SimpleQueue[Future[Record]] = queue.SimpleQueue()
 
     def _submit(self, record: Record) -> None:
-        self.in_flight.add(self.pool.submit(download_record, record, self.fetcher, self.cfg.image))
+        future = self.pool.submit(download_record, record, self.fetcher, self.cfg.image)
+        future.add_done_callback(self.finished.put)  # completion order, no polling
+        self.in_flight += 1
 
     def _collect(self, block: bool) -> list[Record]:
-        if block:
-            done, self.in_flight = wait(self.in_flight, return_when=FIRST_COMPLETED)
-        else:
-            done = {f for f in self.in_flight if f.done()}
-            self.in_flight -= done
+        done = [self.finished.get()] if block else []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                done.append(self.finished.get_nowait())
+        self.in_flight -= len(done)
         return [f.result() for f in done]
 
     def process(self, record: Record) -> Iterator[object]:
         self._submit(record)
-        ready = self._collect(block=len(self.in_flight) >= self.cfg.max_in_flight)
+        ready = self._collect(block=self.in_flight >= self.cfg.max_in_flight)
         for done in ready:
             yield self.emit(done)
 

@@ -3,7 +3,7 @@
 It reads what a build wrote (summary.json, manifest.json, the shard parquet tables and a few
 samples of the first shards) and shows the funnel with drop reasons, samples per query (head and
 tail, log scale), languages, image sizes and aspect ratios, caption lengths and a grid of
-thumbnails with their captions. Plots are PNGs embedded as base64. Every piece of web text
+thumbnails with their captions. Plots are inline SVG (`pipeline.cardplots`). Every piece of web text
 (captions, queries, URLs) is HTML-escaped: captions are untrusted.
 
     wit report wit-demo            # -> wit-demo/report.html
@@ -30,7 +30,7 @@ __all__ = ["CardData", "load_card_data", "render_html", "write_report", "registe
 _COLUMNS = ["key", "caption", "queries", "language", "original_width", "original_height"]
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:2em auto;color:#222}
 table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}img.plot{max-width:100%}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.plot{display:flex;flex-wrap:wrap;gap:16px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px}
 figure{margin:0;font-size:12px}figure img{width:100%;height:140px;object-fit:cover}
 figcaption{overflow-wrap:anywhere;max-height:5.2em;overflow:hidden}"""
@@ -105,26 +105,21 @@ def load_card_data(output: str, thumbnails: int = 24) -> CardData:
     return data
 
 
-def _img(png: bytes, alt: str) -> str:
-    b64 = base64.b64encode(png).decode()
-    return f'<img class="plot" alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
-
-
-def _plots(data: CardData) -> list[tuple[str, bytes]]:
+def _plots(data: CardData) -> list[tuple[str, str]]:
     rows, drops = data.rows, data.summary.get("drops", {})
     per_query = Counter(q for r in rows for q in (r["queries"] or []))
     widths = [r["original_width"] or 0 for r in rows]
     heights = [r["original_height"] or 0 for r in rows]
     captions = [r["caption"] or "" for r in rows]
     return [
-        ("Funnel", cardplots.funnel_png(data.summary.get("input", 0), drops)),
-        ("Drop reasons", cardplots.drops_png(drops)),
-        ("Samples per query", cardplots.queries_png(per_query)),
-        ("Languages", cardplots.languages_png(Counter(r["language"] or "" for r in rows))),
-        ("Image sizes", cardplots.sizes_png(widths, heights)),
+        ("Funnel", cardplots.funnel_svg(data.summary.get("input", 0), drops)),
+        ("Drop reasons", cardplots.drops_svg(drops)),
+        ("Samples per query", cardplots.queries_svg(per_query)),
+        ("Languages", cardplots.languages_svg(Counter(r["language"] or "" for r in rows))),
+        ("Image sizes", cardplots.sizes_svg(widths, heights)),
         (
             "Caption lengths",
-            cardplots.captions_png([len(c) for c in captions], [len(c.split()) for c in captions]),
+            cardplots.captions_svg([len(c) for c in captions], [len(c.split()) for c in captions]),
         ),
     ]
 
@@ -163,7 +158,7 @@ def render_html(data: CardData) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
         _overview(data),
-        *(f"<h2>{html.escape(n)}</h2>{_img(png, n)}" for n, png in _plots(data)),
+        *(f"<h2>{html.escape(n)}</h2>{svg}" for n, svg in _plots(data)),
         f"<h2>Samples ({len(data.thumbs)}, first shards)</h2>{_grid(data.thumbs)}",
         f"<p><small>{html.escape(versions)}</small></p></body></html>\n",
     ]

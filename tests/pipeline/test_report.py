@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from xml.etree import ElementTree
 
 from PIL import Image
 
@@ -34,7 +36,7 @@ def _build_output(out: str) -> None:
             height=60,
             original_width=800 + 10 * i,
             original_height=600,
-            queries=("cat",) if i % 2 else ("cat", "$x$ dog"),
+            queries=("cat",) if i % 2 else ("cat", "$x$ <i>dog</i>"),
             language="en" if i % 3 else "de",
         )
         for i in range(10)
@@ -58,11 +60,14 @@ def test_report_renders_with_plots_and_escaped_captions(tmp_path, capsys):
     assert "<script>" not in page and "&lt;script&gt;alert(&quot;pwned&quot;)" in page
     assert "?&lt;b&gt;" in page and "<b>" not in page
     assert page.count('class="plot"') == 6 and page.count("<figure>") == 10
-    assert "adds up" in page and "image/png;base64," in page
+    assert "adds up" in page and page.count("<svg") >= 6
+    assert "$x$ &lt;i&gt;dog&lt;/i&gt;" in page and "<i>" not in page  # a query, escaped
+    for svg in re.findall(r"<svg.*?</svg>", page, re.S):
+        ElementTree.fromstring(svg)  # every plot is well-formed SVG
 
 
-def test_labels_never_trigger_mathtext():
-    assert label("$x$ dog") == r"\$x\$ dog"
+def test_labels_are_one_short_line():
+    assert label("a  cat\n dog") == "a cat dog"
     assert len(label("word " * 40)) <= 28
 
 
