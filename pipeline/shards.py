@@ -3,7 +3,10 @@
 Shard membership is a pure function of the set of keys: all samples sorted by key, cut into
 shards of `samples_per_shard`. At scale this is computed without a global sort: keys are
 bucketed by their first hex digits, bucket sizes are summed into offsets (a side input), and each
-key's global rank is its bucket offset plus its rank within the bucket.
+key's global rank is its bucket offset plus its rank within the bucket. Only the keys of
+global rank 0, n, 2n, ... (the first key of every shard) reach the records, as one sorted side
+input, so each record finds its shard by bisection and the image bytes cross a single shuffle
+(grouping by shard), not a join with the ranks and then a grouping.
 
 Each shard is `shards/NNNNN.tar` (`KEY.jpg`, `KEY.txt`, `KEY.json`, tar headers with fixed
 mtime/owner so reruns are byte-identical), `shards/NNNNN.parquet` (one row per sample,
@@ -18,6 +21,7 @@ whose files still have that size and sha256, is not written again.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import io
@@ -43,6 +47,8 @@ __all__ = [
     "write_shard",
     "shard_name",
     "assign_shards",
+    "shard_starts",
+    "shard_of",
     "WriteShards",
     "BUCKET_CHARS",
 ]
@@ -123,6 +129,25 @@ def assign_shards(
         yield key, rank // samples_per_shard
 
 
+def shard_starts(
+    bucket: str, keys: Iterable[str], bucket_sizes: dict[str, int], samples_per_shard: int
+) -> Iterator[str]:
+    """The keys of one bucket that open a shard (global rank a multiple of `samples_per_shard`).
+
+    With every bucket's starts sorted, a key's shard is `shard_of(key, starts)`: the same
+    assignment as `assign_shards`, but the records need no join with their ranks.
+    """
+    offset = sum(size for b, size in bucket_sizes.items() if b < bucket)
+    for rank, key in enumerate(sorted(keys), start=offset):
+        if rank % samples_per_shard == 0:
+            yield key
+
+
+def shard_of(key: str, starts: Sequence[str]) -> int:
+    """The index of the shard holding `key`, given the sorted first keys of all shards."""
+    return bisect.bisect_right(starts, key) - 1
+
+
 def _bucket_of(key: str) -> tuple[str, str]:
     return key[:BUCKET_CHARS], key
 
@@ -131,16 +156,16 @@ def _bucket_size(item: tuple[str, Iterable[str]]) -> tuple[str, int]:
     return item[0], sum(1 for _ in item[1])
 
 
-def _assign(
-    item: tuple[str, Iterable[str]], sizes: dict[str, int], n: int
-) -> Iterator[tuple[str, int]]:
-    return assign_shards(item[0], item[1], sizes, n)
+def _starts(item: tuple[str, Iterable[str]], sizes: dict[str, int], n: int) -> Iterator[str]:
+    return shard_starts(item[0], item[1], sizes, n)
 
 
-def _to_shard(item: tuple[str, dict[str, list]]) -> Iterator[tuple[int, Record]]:
-    for shard in item[1]["shard"]:
-        for record in item[1]["record"]:
-            yield shard, record
+def _sorted_tuple(keys: list[str]) -> tuple[str, ...]:
+    return tuple(sorted(keys))
+
+
+def _to_shard(record: Record, starts: Sequence[str]) -> tuple[int, Record]:
+    return shard_of(record.key, starts), record
 
 
 def stats_name(index: int) -> str:
@@ -239,10 +264,6 @@ def _key(record: Record) -> str:
     return record.key
 
 
-def _keyed(record: Record) -> tuple[str, Record]:
-    return record.key, record
-
-
 class WriteShards(beam.PTransform):
     """Write samples into `OUTPUT/shards/`; outputs one stats dict per committed shard."""
 
@@ -265,14 +286,16 @@ class WriteShards(beam.PTransform):
             | "GroupBuckets" >> beam.GroupByKey()
         )
         sizes = buckets | "BucketSizes" >> beam.Map(_bucket_size)
-        positions = buckets | "RankKeys" >> beam.FlatMap(
-            _assign, beam.pvalue.AsDict(sizes), self.samples_per_shard
+        starts = (
+            buckets
+            | "ShardStarts"
+            >> beam.FlatMap(_starts, beam.pvalue.AsDict(sizes), self.samples_per_shard)
+            | "AllStarts" >> beam.combiners.ToList()
+            | "SortStarts" >> beam.Map(_sorted_tuple)
         )
-        joined = {"shard": positions, "record": samples | "KeySamples" >> beam.Map(_keyed)}
         return (
-            joined
-            | "JoinShardIndex" >> beam.CoGroupByKey()
-            | "ToShard" >> beam.FlatMap(_to_shard)
+            samples
+            | "ToShard" >> beam.Map(_to_shard, beam.pvalue.AsSingleton(starts))
             | "GroupShards" >> beam.GroupByKey()
             | "WriteTarAndParquet"
             >> beam.ParDo(_WriteShardFn(self.shards_dir, self.resume, self.s3_endpoint_url))

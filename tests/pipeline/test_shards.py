@@ -9,7 +9,15 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.schema import Record
-from pipeline.shards import BUCKET_CHARS, WriteShards, assign_shards, parquet_bytes, tar_bytes
+from pipeline.shards import (
+    BUCKET_CHARS,
+    WriteShards,
+    assign_shards,
+    parquet_bytes,
+    shard_of,
+    shard_starts,
+    tar_bytes,
+)
 
 
 def _records(n):
@@ -73,6 +81,8 @@ def test_assign_shards_equals_global_sort():
     assigned = dict(kv for b, ks in buckets.items() for kv in assign_shards(b, ks, sizes, 64))
     expected = {k: i // 64 for i, k in enumerate(sorted(keys))}
     assert assigned == expected
+    starts = sorted(s for b, ks in buckets.items() for s in shard_starts(b, ks, sizes, 64))
+    assert len(starts) == 4 and {k: shard_of(k, starts) for k in keys} == expected
 
 
 def test_write_shards_transform(tmp_path):
