@@ -26,6 +26,8 @@ import glob
 import hashlib
 import json
 import os
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -45,6 +47,7 @@ from pipeline.webserver import LocalHTTPServer  # noqa: E402
 
 class _Quiet(SimpleHTTPRequestHandler):
     latency = 0.0  # seconds; set by --latency to imitate the real web
+    protocol_version = "HTTP/1.1"  # keep-alive, as real servers and CDNs offer it
 
     def log_message(self, *args: object) -> None:
         pass
@@ -60,21 +63,53 @@ class _Quiet(SimpleHTTPRequestHandler):
         """Serve /a/NAME and /b/NAME from the same photo folder."""
         return super().translate_path("/" + path.split("/", 2)[-1])
 
+    def setup(self) -> None:
+        """TLS handshakes run here, in the connection's own thread, as on a real server."""
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
 
-def _serve(folder: str) -> tuple[ThreadingHTTPServer, int]:
-    httpd = LocalHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=folder))
+
+class _TLSServer(LocalHTTPServer):
+    context: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        sock, addr = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+
+def _certificate(work: str) -> tuple[str, str]:
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1 (the cheapest common handshake)."""
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _serve(folder: str, tls: tuple[str, str] | None = None) -> tuple[ThreadingHTTPServer, int]:
+    handler = functools.partial(_Quiet, directory=folder)
+    if tls:
+        httpd: LocalHTTPServer = _TLSServer(("127.0.0.1", 0), handler)
+        httpd.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        httpd.context.load_cert_chain(*tls)
+    else:
+        httpd = LocalHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, httpd.server_address[1]
 
 
-def _write_inputs(work: str, port: int) -> int:
+def _write_inputs(work: str, port: int, scheme: str = "http") -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     names = sorted(n for n in os.listdir(PHOTOS) if n.endswith(".JPEG"))
     rows = [
         {
-            "url": f"http://127.0.0.1:{port}/{copy}/{name}",
+            "url": f"{scheme}://127.0.0.1:{port}/{copy}/{name}",
             "caption": f"a photo of a {name[10:-5].replace('_', ' ')}",
         }
         for copy in ("a", "b")
@@ -101,11 +136,14 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+ENV = dict(os.environ)  # with --tls: SSL_CERT_FILE names the bench's certificate
+
+
 def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     """Run `cmd`; return (wall seconds, peak RSS bytes of its process tree)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or ENV
     )
     peak = 0
     while proc.poll() is None:
@@ -142,7 +180,7 @@ def run_img2dataset(binary: str, work: str, out: str, processes: int) -> tuple[f
            f"--processes_count={processes}", f"--thread_count={THREADS}", "--image_size=256",
            "--resize_mode=keep_ratio", "--resize_only_if_bigger=True", "--encode_quality=95",
            "--number_sample_per_shard=1000", "--enable_wandb=False"]  # fmt: skip
-    env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1")
+    env = dict(ENV, NO_ALBUMENTATIONS_UPDATE="1")
     wall, peak = _timed(cmd, env)
     successes = 0
     for path in glob.glob(os.path.join(out, "*_stats.json")):
@@ -169,17 +207,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency", type=float, default=0.0, help="server latency in seconds")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS (self-signed, trusted)")
     args = parser.parse_args()
     global WORKERS
     WORKERS = args.workers
     _Quiet.latency = args.latency
     if not os.path.isdir(PHOTOS):
         sys.exit(f"photos not found: {PHOTOS}")
-    httpd, port = _serve(PHOTOS)
     ours = f"wit {args.workers} workers"
     results: dict[str, list] = {"img2dataset": [], "wit 1 process": [], ours: []}
     with tempfile.TemporaryDirectory() as work:
-        n = _write_inputs(work, port)
+        tls = _certificate(work) if args.tls else None
+        if tls:
+            ENV["SSL_CERT_FILE"] = tls[0]
+        httpd, port = _serve(PHOTOS, tls)
+        n = _write_inputs(work, port, "https" if tls else "http")
         for i in range(args.runs):
             results["img2dataset"].append(
                 run_img2dataset(args.img2dataset, work, f"{work}/i2d{i}", args.workers)
@@ -193,7 +235,8 @@ def main() -> None:
     httpd.shutdown()
     rows = [_row(name, res, n) for name, res in results.items()]
     print(
-        f"\n{n} URLs, {args.workers} processes/workers, latency {args.latency} s, median of {args.runs} runs"
+        f"\n{n} {'HTTPS' if args.tls else 'HTTP'} URLs, {args.workers} processes/workers, "
+        f"latency {args.latency} s, median of {args.runs} runs"
     )
     print(f"{'tool':<18}{'wall s':>8}{'images/s':>10}{'success':>9}{'peak MB':>9}{'ratio':>7}")
     for name, wall, rate, ok, peak in rows:
