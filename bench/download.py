@@ -5,17 +5,19 @@
 img2dataset cannot share our virtualenv (it wants pyarrow >= 26, Beam 2.77 caps it below), so
 give it its own: `python -m venv /tmp/i2d && /tmp/i2d/bin/pip install img2dataset`.
 
-The 1,000 real photos of ../shared/data/imagenet-samples are served by one local HTTP server,
-each under two URLs (2,000 URLs). img2dataset runs with 2 processes (1,000 samples per shard, so
-both get a shard); ours on the DirectRunner in one process and with 2 worker processes
-(`multi_processing`). Both tools resize to 256 (keep_ratio, only if bigger, JPEG
-q95) and write WebDataset shards; ours runs the whole build (`beam_runner.py`: read, filter,
-match, language, balance, download, shards, rejects, manifest, card) on the DirectRunner, with
-what img2dataset does not do turned off so that both keep the same images: exact-duplicate
-removal, the minimum-size and aspect-ratio filters, and the per-host rate limit (the server is
-ours). Runs alternate between the
-tools; the table gives medians: wall time, images/s (successes / wall), successes, and the peak
-resident memory of the whole process tree.
+The 1,000 real photos of ../shared/data/imagenet-samples are served by one local HTTP/1.1
+server (keep-alive, like real servers), each under two URLs (2,000 URLs); `--tls` serves HTTPS
+with a self-signed certificate that both tools trust (`SSL_CERT_FILE`), `--latency S` adds a
+server think time (x0.5-1.5, 2% stragglers at x20) and `--rtt S` a network round trip: one per
+request, plus one per new connection for TCP's handshake and one more for TLS 1.3's. img2dataset runs with 2 processes (1,000 samples per shard, so both get a
+shard); ours on the DirectRunner in one process and with 2 worker processes
+(`multi_processing`), also 1,000 samples per shard. Both tools resize to 256 (keep_ratio, only
+if bigger, JPEG q95) and write WebDataset shards; ours runs the whole build (`beam_runner.py`:
+read, filter, match, language, balance, download, shards, rejects, manifest, card) on the
+DirectRunner, with what img2dataset does not do turned off so that both keep the same images:
+exact-duplicate removal, the minimum-size and aspect-ratio filters, and the per-host rate limit
+(the server is ours). Runs alternate between the tools; the table gives medians: wall time,
+images/s (successes / wall), successes, and the peak resident memory of the whole process tree.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ from pipeline.webserver import LocalHTTPServer  # noqa: E402
 
 
 class _Quiet(SimpleHTTPRequestHandler):
-    latency = 0.0  # seconds; set by --latency to imitate the real web
+    latency = 0.0  # seconds of server think time; set by --latency to imitate the real web
+    rtt = 0.0  # network round trip; set by --rtt
     protocol_version = "HTTP/1.1"  # keep-alive, as real servers and CDNs offer it
 
     def log_message(self, *args: object) -> None:
@@ -57,6 +60,7 @@ class _Quiet(SimpleHTTPRequestHandler):
         if self.latency:
             draw = int(hashlib.sha256(self.path.encode()).hexdigest()[:8], 16) / 2**32
             time.sleep(self.latency * (20 if draw < 0.02 else 0.5 + draw))
+        time.sleep(self.rtt)  # the request out and the response back
         super().do_GET()
 
     def translate_path(self, path: str) -> str:
@@ -64,8 +68,12 @@ class _Quiet(SimpleHTTPRequestHandler):
         return super().translate_path("/" + path.split("/", 2)[-1])
 
     def setup(self) -> None:
-        """TLS handshakes run here, in the connection's own thread, as on a real server."""
-        if isinstance(self.request, ssl.SSLSocket):
+        """A new connection: the TCP handshake's round trip, and TLS 1.3's one more (in the
+        connection's own thread, as on a real server); requests on a kept-alive connection pay
+        only their own round trip (`do_GET`)."""
+        tls = isinstance(self.request, ssl.SSLSocket)
+        time.sleep(self.rtt * (2 if tls else 1))
+        if tls:
             self.request.do_handshake()
         super().setup()
 
@@ -159,7 +167,7 @@ def run_ours(work: str, out: str, workers: int) -> tuple[float, int, int]:
     """Our build on the DirectRunner; returns (wall, peak RSS, successes)."""
     cmd = [sys.executable, "beam_runner.py", f"--input={work}/urls.parquet", "--input_format=parquet",
            f"--queries={work}/queries.txt", f"--output={out}", "--allowed_networks=127.0.0.0/8",
-           "--dedup_images=false", "--max_per_query=1000000", "--samples_per_shard=10000",
+           "--dedup_images=false", "--max_per_query=1000000", "--samples_per_shard=1000",
            "--image_size=256", "--resize_mode=keep_ratio", "--encode_quality=95",
            "--per_host_rate=0", "--min_image_size=1", "--max_aspect_ratio=1000"]  # fmt: skip
     if workers > 1:  # per worker: img2dataset's threads per process, no per-host cap beyond that
@@ -208,10 +216,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency", type=float, default=0.0, help="server latency in seconds")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS (self-signed, trusted)")
+    parser.add_argument(
+        "--rtt",
+        type=float,
+        default=0.0,
+        help="network round trip in seconds: 1 per request, 1 more per new connection (2 with TLS)",
+    )
     args = parser.parse_args()
     global WORKERS
     WORKERS = args.workers
-    _Quiet.latency = args.latency
+    _Quiet.latency, _Quiet.rtt = args.latency, args.rtt
     if not os.path.isdir(PHOTOS):
         sys.exit(f"photos not found: {PHOTOS}")
     ours = f"wit {args.workers} workers"
@@ -236,7 +250,7 @@ def main() -> None:
     rows = [_row(name, res, n) for name, res in results.items()]
     print(
         f"\n{n} {'HTTPS' if args.tls else 'HTTP'} URLs, {args.workers} processes/workers, "
-        f"latency {args.latency} s, median of {args.runs} runs"
+        f"latency {args.latency} s, rtt {args.rtt} s, median of {args.runs} runs"
     )
     print(f"{'tool':<18}{'wall s':>8}{'images/s':>10}{'success':>9}{'peak MB':>9}{'ratio':>7}")
     for name, wall, rate, ok, peak in rows:
