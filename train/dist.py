@@ -50,7 +50,7 @@ def init_distributed(device: str = "") -> DistEnv:
         # collective comes after rank 0 alone trains the tokenizer, and gloo's connection from a
         # rank that waited there can be reset (a SIGABRT or "Connection reset by peer", about 1
         # CPU launch in 20 here).
-        dist.barrier()
+        dist.barrier(device_ids=[dev.index]) if dev.type == "cuda" else dist.barrier()
     return DistEnv(rank, world, local_rank, dev)
 
 
