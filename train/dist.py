@@ -46,11 +46,6 @@ def init_distributed(device: str = "") -> DistEnv:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-        # Connect every pair now, while all ranks are here together. Otherwise the first
-        # collective comes after rank 0 alone trains the tokenizer, and gloo's connection from a
-        # rank that waited there can be reset (a SIGABRT or "Connection reset by peer", about 1
-        # CPU launch in 20 here).
-        dist.barrier(device_ids=[dev.index]) if dev.type == "cuda" else dist.barrier()
     return DistEnv(rank, world, local_rank, dev)
 
 

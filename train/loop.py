@@ -40,7 +40,11 @@ def train(cfg: TrainConfig) -> dict:
     try:
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
-        return _train(prepare(cfg, env), env)
+        summary = _train(prepare(cfg, env), env)
+        # Every rank finishes before any tears the group down: a rank leaving early closes its
+        # gloo connections under a peer still reading them, and the peer aborts (SIGABRT).
+        barrier(env)
+        return summary
     finally:
         cleanup()
 

@@ -20,11 +20,6 @@ def _torchrun(args: list[str], cwd: str) -> subprocess.CompletedProcess:
         "--standalone",
         "--nproc_per_node",
         "2",
-        # gloo can abort while connecting ranks (SIGABRT "terminate called without an active
-        # exception", pytorch/pytorch#188266; about 1 launch in 20 here): torchrun restarts
-        # the workers, as a production launch would, and the run resumes from its tokenizer
-        "--max-restarts",
-        "1",
         "-m",
         "train",
         *args,
