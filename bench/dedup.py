@@ -54,22 +54,9 @@ def quality(n_photos: int, n_copies: int) -> None:
     """Print precision/recall per alteration for the classical descriptor."""
     photos = _photos(n_photos)
     evals, distinct = photos[0::2], photos[1::2]
-    emb = ClassicalEmbedder()
-    neg_imgs = [decode(transforms.as_shard_jpeg(d)) for d in distinct]
-    bg = embed_in_batches(emb, neg_imgs)
-    ids = [str(i) for i in range(len(evals))]
-    index = EvalIndex.build(ids, evals, emb, EmbedConfig(), IndexConfig(device="cpu"), bg)
-    neg = index.match(index.project(bg), k=1)[0][:, 0]
-    pos = {}
-    for name in transforms.TRANSFORMS:
-        copies = [
-            decode(transforms.as_shard_jpeg(transforms.apply(name, evals[i], i)))
-            for i in range(n_copies)
-        ]
-        sims, got = index.match(index.project(emb.embed(copies)), k=1)
-        pos[name] = np.where(got[:, 0] == np.arange(n_copies), sims[:, 0], -1.0)
-    all_pos = np.concatenate(list(pos.values()))
-    thr = pick_threshold(all_pos, neg, 0.99, CLASSICAL_FLOOR)
+    thr, neg, pos, _ = _measure(
+        ClassicalEmbedder(), EmbedConfig(), evals, distinct, n_copies, CLASSICAL_FLOOR
+    )
     print(f"eval {len(evals)} photos, {len(distinct)} distinct photos, {n_copies} copies each")
     print(f"distinct max similarity {neg.max():.3f}, 99th pct {np.quantile(neg, 0.99):.3f}")
     for t, label in ((thr, "calibrated (precision 0.99)"), (CLASSICAL_FLOOR, "floor")):

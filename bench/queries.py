@@ -24,6 +24,7 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +48,22 @@ SYLLABLES = "ka lo mi ran te vo su ber dil gon pra sto que nix tal mer fi zo lun
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _worker_rss_mb(path: str) -> float:
+    """RSS growth of a fresh process loading the saved matcher (what each worker's setup() pays).
+
+    Measured in its own process: in this one, the automaton would reuse memory freed by earlier
+    steps and look smaller than it is.
+    """
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[2]); from bench.queries import _rss_mb; "
+        "from queries.matcher import QueryMatcher; r = _rss_mb(); "
+        "m = QueryMatcher.load(sys.argv[1]); print(_rss_mb() - r)"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code, path, root], capture_output=True, text=True)
+    return float(out.stdout.strip() or "nan")
 
 
 def make_entries(n: int, seed: int = 0) -> list[str]:
@@ -93,8 +110,8 @@ def gloss_fragments(wordnet: str = "/usr/share/wordnet", seed: int = 0) -> list[
     return out
 
 
-def realistic_entries(corpus: list[str], n: int, tmp: str) -> list[str]:
-    """`wit queries build` on WordNet + `corpus` (low thresholds for a small corpus), topped up."""
+def realistic_entries(corpus: list[str], n: int, tmp: str, filler: list[str]) -> list[str]:
+    """`wit queries build` on WordNet + `corpus` (low thresholds), topped up from `filler`."""
     from queries.build import BuildConfig, build_queries
 
     path = os.path.join(tmp, "corpus.txt")
@@ -110,7 +127,7 @@ def realistic_entries(corpus: list[str], n: int, tmp: str) -> list[str]:
     rows, _ = build_queries(cfg)
     built = [r["query"] for r in rows]
     seen = set(built)
-    return built + [e for e in make_entries(n) if e not in seen][: n - len(built)]
+    return built + [e for e in filler if e not in seen][: n - len(built)]
 
 
 def _rate(fn, items: list, runs: int) -> float:  # type: ignore[no-untyped-def]
@@ -144,33 +161,34 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--loop-captions", type=int, default=50)
     args = ap.parse_args()
+    generated = make_entries(args.entries)
     if os.path.isdir("/usr/share/wordnet"):
         fragments = gloss_fragments()
         with tempfile.TemporaryDirectory() as tmp:
-            entries = realistic_entries(fragments[args.captions :], args.entries, tmp)
+            entries = realistic_entries(fragments[args.captions :], args.entries, tmp, generated)
         scenario(
             "realistic: real English fragments, list from WordNet + a text corpus",
             entries,
             fragments[: args.captions],
             args,
         )
-    entries = make_entries(args.entries)
-    scenario("stress: template word salad", entries, make_captions(args.captions, entries), args)
+    captions = make_captions(args.captions, generated)
+    scenario("stress: template word salad", generated, captions, args)
 
 
 def scenario(name: str, entries: list[str], captions: list[str], args: argparse.Namespace) -> None:
     """Build, save, load and match `entries` against `captions`; print the table."""
     rows = []
-    rss0, start = _rss_mb(), time.perf_counter()
+    start = time.perf_counter()
     matcher = QueryMatcher(entries)
     rows.append(("build automaton (s)", time.perf_counter() - start))
-    rows.append(("automaton RSS growth (MB)", _rss_mb() - rss0))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "q.aca")
         start = time.perf_counter()
         matcher.save(path)
         rows.append(("save (s)", time.perf_counter() - start))
         rows.append(("saved file (MB)", os.path.getsize(path) / 2**20))
+        rows.append(("automaton RSS in a fresh worker (MB)", _worker_rss_mb(path)))
         start = time.perf_counter()
         matcher = QueryMatcher.from_file(path)
         rows.append(("load (s)", time.perf_counter() - start))

@@ -176,9 +176,7 @@ def thumbnail_jpeg(img: Image.Image, side: int = 128) -> bytes:
     """A small JPEG (longer side at most `side`) for HTML reports."""
     img = img.convert("RGB")
     img.thumbnail((side, side))
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=80)
-    return out.getvalue()
+    return _save(img, "JPEG", quality=80)
 
 
 def process_image(body: bytes, cfg: ImageConfig) -> ProcessedImage:

@@ -120,12 +120,19 @@ def parquet_bytes(records: Sequence[Record]) -> bytes:
     return buf.getvalue()
 
 
+def _ranked(
+    bucket: str, keys: Iterable[str], bucket_sizes: dict[str, int]
+) -> Iterator[tuple[int, str]]:
+    """(global rank, key) for the keys of one bucket: its offset plus the rank within it."""
+    offset = sum(size for b, size in bucket_sizes.items() if b < bucket)
+    return enumerate(sorted(keys), start=offset)
+
+
 def assign_shards(
     bucket: str, keys: Iterable[str], bucket_sizes: dict[str, int], samples_per_shard: int
 ) -> Iterator[tuple[str, int]]:
     """(key, shard index) for the keys of one bucket, given every bucket's size."""
-    offset = sum(size for b, size in bucket_sizes.items() if b < bucket)
-    for rank, key in enumerate(sorted(keys), start=offset):
+    for rank, key in _ranked(bucket, keys, bucket_sizes):
         yield key, rank // samples_per_shard
 
 
@@ -137,8 +144,7 @@ def shard_starts(
     With every bucket's starts sorted, a key's shard is `shard_of(key, starts)`: the same
     assignment as `assign_shards`, but the records need no join with their ranks.
     """
-    offset = sum(size for b, size in bucket_sizes.items() if b < bucket)
-    for rank, key in enumerate(sorted(keys), start=offset):
+    for rank, key in _ranked(bucket, keys, bucket_sizes):
         if rank % samples_per_shard == 0:
             yield key
 
