@@ -75,6 +75,7 @@ def summarize(
         "balanced": input_count == kept + dropped,
         "drops": by_stage,
         "shards": len(shards),
+        "incomplete_files": by_stage.get("read", {}).get("truncated_file", 0),
     }
 
 
@@ -85,6 +86,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"kept samples      {summary['kept']:>8}  in {summary['shards']} shards",
         f"dropped           {summary['dropped']:>8}  ({'adds up' if summary['balanced'] else 'DOES NOT ADD UP'})",
     ]
+    if summary.get("incomplete_files"):
+        lines.append(
+            f"INPUT INCOMPLETE    {summary['incomplete_files']} file(s) truncated or corrupt"
+            " (rejects: read/truncated_file)"
+        )
     for stage, reasons in summary["drops"].items():
         for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {stage + ' / ' + reason:<40} {count:>6}")

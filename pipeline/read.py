@@ -24,6 +24,13 @@ from pipeline import storage
 from pipeline.fetch import FetchConfig, Fetcher
 from pipeline.htmlimages import extract_images
 from pipeline.pages import RobotsCache, read_page
+from pipeline.readguard import (
+    Truncated,
+    archive_truncation,
+    checked_archive_iterator,
+    failure,
+    guard,
+)
 from pipeline.schema import Reason, Record, Stage, reject
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "ReadCandidates",
 ]
 
+_BAD_ROW = "\0bad-row"  # key of the dict a table reader yields for a row it could not parse
 FORMATS = ("wat", "warc", "parquet", "csv", "tsv", "jsonl", "pages")
 
 
@@ -84,15 +92,18 @@ def _malformed(source: str, detail: str) -> Record:
 
 def _iter_warc_records(path: str, rec_type: str) -> Iterator[tuple[int, object, bytes]]:
     """Yield (offset, record, body) for records of `rec_type`; bodies are read one at a time."""
-    from warcio.archiveiterator import ArchiveIterator
-
     with contextlib.closing(storage.open_read(path)) as stream:
-        iterator = ArchiveIterator(stream, arc2warc=True)
-        for record in iterator:
-            if record.rec_type != rec_type:
-                continue
-            body = record.content_stream().read()  # before get_record_offset(), which skips it
-            yield iterator.get_record_offset(), record, body
+        iterator = checked_archive_iterator(stream, arc2warc=True)
+        try:
+            for record in iterator:
+                if record.rec_type != rec_type:
+                    continue
+                body = record.content_stream().read()  # before get_record_offset(), which skips it
+                yield iterator.get_record_offset(), record, body
+        except Exception as err:  # a corrupt member: the rest of the file is unreadable
+            raise Truncated(iterator.offset, f"{type(err).__name__}: {err}") from err
+        if detail := archive_truncation(iterator):
+            raise Truncated(iterator.offset, detail)
 
 
 def _wat_links(payload: dict) -> tuple[str, str, list[dict]]:
@@ -116,7 +127,7 @@ def read_wat(path: str) -> Iterator[Record]:
             try:
                 payload = json.loads(body)
                 page, base, links = _wat_links(payload)
-            except (ValueError, KeyError, TypeError, AttributeError) as err:
+            except Exception as err:  # also RecursionError on deeply nested JSON
                 yield _malformed(source, f"{type(err).__name__}: {err}")
                 continue
             for link in links:
@@ -127,7 +138,7 @@ def read_wat(path: str) -> Iterator[Record]:
                     url=url, caption=str(link.get("alt", "")), page_url=page, source=source
                 )
     except Exception as err:  # a truncated or corrupt file: record it, keep the job going
-        yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
+        yield failure(path, err)
 
 
 def read_warc(path: str) -> Iterator[Record]:
@@ -143,7 +154,7 @@ def read_warc(path: str) -> Iterator[Record]:
             for url, alt in extract_images(body, page, ctype):
                 yield Record(url=url, caption=alt, page_url=page, source=f"{name}#{offset}")
     except Exception as err:
-        yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
+        yield failure(path, err)
 
 
 def _open_text(path: str) -> io.TextIOBase:
@@ -164,36 +175,59 @@ def _table_rows(path: str, fmt: str) -> Iterator[dict]:
         return
     with _open_text(path) as f:
         if fmt == "jsonl":
-            for line in f:
-                if line.strip():
-                    row = json.loads(line)
-                    yield row if isinstance(row, dict) else {"__bad__": line}
+            yield from _jsonl_rows(f)
         else:
-            yield from csv.DictReader(f, delimiter="\t" if fmt == "tsv" else ",")
+            yield from _csv_rows(csv.DictReader(f, delimiter="\t" if fmt == "tsv" else ","))
+
+
+def _jsonl_rows(lines: Iterator[str]) -> Iterator[dict]:
+    """One dict per non-empty line; a line that is not a JSON object yields an error dict."""
+    for line in lines:
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except Exception as err:  # ValueError, RecursionError: this line only
+                row = {_BAD_ROW: f"{type(err).__name__}: {err}"}
+            yield row if isinstance(row, dict) else {_BAD_ROW: "not a JSON object"}
+
+
+def _csv_rows(reader: Iterator[dict]) -> Iterator[dict]:
+    """The rows of a csv reader; a row it cannot parse (a field over the limit) yields an error dict."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # the reader resumes at the next line
+            row = {_BAD_ROW: f"csv.Error: {err}"}
+        yield row
 
 
 def read_table(path: str, fmt: str, cfg: ReadConfig) -> Iterator[Record]:
     """Yield one candidate per row of a URL table (parquet, csv, tsv, jsonl; optionally .gz)."""
-    name = os.path.basename(path)
+    name, i = os.path.basename(path), -1
     try:
         for i, row in enumerate(_table_rows(path, fmt)):
             url = row.get(cfg.url_col)
+            if _BAD_ROW in row:
+                yield _malformed(f"{name}#{i}", str(row[_BAD_ROW]))
+                continue
             if not isinstance(url, str) or not url:
                 yield _malformed(f"{name}#{i}", f"no {cfg.url_col!r} value")
                 continue
             caption = row.get(cfg.caption_col)
             yield Record(url=url.strip(), caption=str(caption or ""), source=f"{name}#{i}")
     except Exception as err:
-        yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
+        yield failure(path, err, f"row-{i + 1}")
 
 
 def read_file(path: str, cfg: ReadConfig) -> Iterator[Record]:
-    """Dispatch to the reader of `cfg.input_format`."""
+    """Dispatch to the reader of `cfg.input_format` (through `readguard.guard`)."""
     if cfg.input_format == "wat":
-        return read_wat(path)
+        return guard(path, read_wat(path))
     if cfg.input_format == "warc":
-        return read_warc(path)
-    return read_table(path, cfg.input_format, cfg)
+        return guard(path, read_warc(path))
+    return guard(path, read_table(path, cfg.input_format, cfg))
 
 
 class _ReadFileFn(beam.DoFn):
@@ -220,7 +254,7 @@ class _FetchPagesFn(beam.DoFn):
 
     def process(self, page: tuple[str, str]) -> Iterator[Record]:
         self.pages.inc()
-        yield from read_page(page[0], self.fetcher, self.robots, page[1])
+        yield from guard(page[1], read_page(page[0], self.fetcher, self.robots, page[1]))
 
 
 class ReadCandidates(beam.PTransform):
