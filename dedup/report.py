@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline import storage
+from pipeline.text import display_text
 
 __all__ = ["write_report", "histogram_png", "add_analysis", "analysis_html"]
 
@@ -58,6 +59,11 @@ def histogram_png(values: Sequence[float], threshold: float, title: str) -> byte
     return buf.getvalue()
 
 
+def _esc(text: object) -> str:
+    """Untrusted text for the report: valid Unicode, no bidi controls, HTML-escaped."""
+    return html.escape(display_text(text))
+
+
 def _img(data: bytes) -> str:
     if not data:
         return '<div style="width:128px;height:128px;background:#eee"></div>'
@@ -65,7 +71,7 @@ def _img(data: bytes) -> str:
 
 
 def _pair(s: Any, row: dict) -> str:
-    e = html.escape
+    e = _esc
     eval_idx = s.index.ids.index(row["eval_id"])
     flag = "duplicate" if row["duplicate"] else "below threshold"
     return (
@@ -86,7 +92,7 @@ def _table(summaries: list[dict]) -> str:
 
 
 def _section(out: str, s: Any, n: int = 12) -> str:
-    e = html.escape
+    e = _esc
     png = f"hist_{hashlib.sha1(s.name.encode()).hexdigest()[:10]}.png"
     storage.write_bytes(storage.join(out, png), histogram_png(s.top1, s.threshold, s.name))
     top = sorted((r for r in s.rows if r["duplicate"]), key=lambda r: -r["similarity"])[:n]
@@ -128,7 +134,7 @@ def _interval(row: dict, prefix: str) -> str:
 
 def analysis_html(results: list[dict]) -> str:
     """The CLIP Section 5 table (accuracies in %, intervals, p-values), all text escaped."""
-    e = html.escape
+    e = _esc
     level = f"{100 * results[0]['confidence']:g}" if results else ""
     head = (
         "<tr><th>eval_set</th><th>classes</th><th>All (n)</th><th>Overlap (n)</th>"

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pipeline import cardplots, storage
+from pipeline.text import display_text
 
 __all__ = ["CardData", "load_card_data", "render_html", "write_report", "register"]
 
@@ -141,10 +142,15 @@ def _overview(data: CardData) -> str:
     return f"<table>{body}</table>"
 
 
+def _esc(text: str) -> str:
+    """Untrusted web text for the card: no bidi controls (they reorder what is shown), escaped."""
+    return html.escape(display_text(text))
+
+
 def _grid(thumbs: list[tuple[bytes, str, str]]) -> str:
     items = "".join(
         f'<figure><img alt="" src="data:image/jpeg;base64,{base64.b64encode(jpg).decode()}">'
-        f'<figcaption title="{html.escape(url)}">{html.escape(caption)}</figcaption></figure>'
+        f'<figcaption title="{_esc(url)}">{_esc(caption)}</figcaption></figure>'
         for jpg, caption, url in thumbs
     )
     return f'<div class="grid">{items}</div>'
