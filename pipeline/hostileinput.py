@@ -6,7 +6,8 @@ must end as a candidate or a reject row with its own reason (the hostile suite c
 - WAT: captions with a lone UTF-16 surrogate (JSON `"\\ud83d"`), bidi overrides and NUL; a
   record nested 100,000 deep (RecursionError) followed by a good one; a file cut mid-member; a
   file corrupted mid-way.
-- WARC: a file cut inside its last record.
+- WARC: a legacy page with no declared charset (windows-1252 bytes); a file cut inside its
+  last record.
 - JSONL: a surrogate caption, a malformed line, a line that is not an object, a deep line.
 - CSV: a field over the csv module's 131,072-character limit between two good rows.
 
@@ -28,10 +29,11 @@ from warcio.warcwriter import WARCWriter
 
 from pipeline.webarchive import wat_payload
 
-__all__ = ["write_hostile_inputs", "EXPECTED_INPUT", "SURROGATE", "BIDI_CAPTION"]
+__all__ = ["write_hostile_inputs", "EXPECTED_INPUT", "SURROGATE", "BIDI_CAPTION", "LEGACY_CAPTION"]
 
 SURROGATE = "a red circle \ud83d half an emoji"
 BIDI_CAPTION = "a red circle \u202egnp.exe\u202c and \u2066isolated\u2069 text"
+LEGACY_CAPTION = "a red circle in a caf\u00e9 cr\u00e8me \u201cquoted\u201d"  # sent as cp1252
 _DEEP = ("[" * 100_000 + "]" * 100_000).encode()
 
 # Reject reasons at the read stage, per format, with their counts.
@@ -100,6 +102,8 @@ def _write_warc(out: str, u: dict[str, str]) -> list[str]:
     targets = (u["ok"], u["404"], u["404"])
     html = [f'<img src="{url}?warc={i}" alt="a red circle {i}">' for i, url in enumerate(targets)]
     pages = [(f"http://hostile.test/w{i}", "response", h.encode() * 50) for i, h in enumerate(html)]
+    legacy = f'<p>no charset anywhere<img src="{u["png"]}?legacy" alt="{LEGACY_CAPTION}">'
+    pages.insert(0, ("http://hostile.test/legacy", "response", legacy.encode("cp1252")))
     _archive(f"{out}/cut.warc.gz", pages, cut=0.9)
     return [f"{out}/cut.warc.gz"]
 

@@ -1,12 +1,13 @@
 """Extract (image URL, alt text) pairs from an HTML page with the standard library's HTML parser.
 
 Handles `<base href>`, `<img src|srcset alt title>`, `<picture><source srcset>` (sharing the
-inner `<img>`'s alt), relative and protocol-relative URLs, and charset detection from the
-Content-Type header or a `<meta charset>`.
+inner `<img>`'s alt), relative and protocol-relative URLs, and charset detection as the HTML
+standard describes it (BOM, Content-Type header, `<meta charset>`, then UTF-8 or windows-1252).
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin
@@ -17,8 +18,36 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-:.]+)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-:.]+)", re.I)
 
 
+# Labels the Encoding Standard maps to windows-1252 (a page saying latin-1 is read as 1252).
+_WINDOWS_1252_LABELS = frozenset(
+    "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1"
+    " iso88591 iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252".split()
+)
+# windows-1252 as browsers decode it: the five bytes cp1252 leaves undefined map to C1 controls.
+_WINDOWS_1252 = "".join(bytes([i]).decode("cp1252", "ignore") or chr(i) for i in range(256))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode(body: bytes, label: str) -> str:
+    if label.strip().lower() in _WINDOWS_1252_LABELS:
+        return codecs.charmap_decode(body, "strict", _WINDOWS_1252)[0]
+    return body.decode(label)
+
+
 def decode_html(body: bytes, content_type: str = "") -> str:
-    """Decode HTML bytes using the header charset, then `<meta charset>`, then UTF-8."""
+    """Decode HTML bytes as the HTML standard does: BOM, header charset, `<meta charset>`, else a guess.
+
+    With no usable declaration, bytes that are valid UTF-8 are UTF-8, and anything else is
+    windows-1252 (the standard's default for legacy pages in most locales; a UTF-8 check first
+    is the 'frequency analysis' it permits), so a legacy page's alt texts survive.
+    """
+    for bom, charset in _BOMS:
+        if body.startswith(bom):
+            return body.decode(charset, "replace")
     candidates = []
     if m := _HEADER_CHARSET.search(content_type or ""):
         candidates.append(m.group(1))
@@ -26,10 +55,10 @@ def decode_html(body: bytes, content_type: str = "") -> str:
         candidates.append(m.group(1).decode("ascii", "replace"))
     for charset in [*candidates, "utf-8"]:
         try:
-            return body.decode(charset)
+            return _decode(body, charset)
         except (LookupError, UnicodeDecodeError):
             continue
-    return body.decode("utf-8", "replace")
+    return _decode(body, "windows-1252")
 
 
 def _best_srcset(srcset: str) -> str:

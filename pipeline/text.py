@@ -33,7 +33,7 @@ BOILERPLATE = frozenset(
     alt alt text button arrow loading gif jpg jpeg png webp""".split()
     + ["click here", "click to enlarge", "read more", "alt text"]
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Bidi embeddings, overrides, isolates and marks: invisible, and they reorder what is shown.
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.download import download_record
 from pipeline.fetch import FetchConfig, Fetcher, FetchResult
-from pipeline.hostileinput import EXPECTED_INPUT, write_hostile_inputs
+from pipeline.hostileinput import EXPECTED_INPUT, LEGACY_CAPTION, write_hostile_inputs
 from pipeline.hostileweb import EXPECTED, HostileServer
 from pipeline.imaging import ImageConfig
 from pipeline.schema import Record
@@ -130,6 +130,8 @@ def test_hostile_input_files_end_with_their_reasons(hostile, tmp_path, fmt):
     text = "".join(str(v) for row in kept for v in row.values())
     assert not _BIDI & set(text) and "\x00" not in text
     text.encode("utf-8")  # valid Unicode: a lone surrogate would raise here
+    if fmt == "warc":  # no declared charset: windows-1252, not UTF-8 with replacement chars
+        assert LEGACY_CAPTION in {row["caption"] for row in kept}
     if fmt == "wat":
         card = (tmp_path / "out" / "report.html").read_text()
         assert "gnp.exe" in text and not _BIDI & set(card)
