@@ -3,7 +3,8 @@
 `summarize` is pure: input count, shard stats and drop counts in, a summary dict out, with
 `balanced` true exactly when input == kept + the sum of every drop. `Finalize` writes
 `shards/sizes.json`, `summary.json` and, last of all, `manifest.json`, after every shard and
-rejects file is committed (it consumes their stats as side inputs); before the manifest it
+rejects file is committed (it consumes their stats as side inputs) and verified to exist with
+the size and checksum it lists (`pipeline.verify`; otherwise the job fails, no manifest); before the manifest it
 deletes shard files no longer in the build and what killed writers left (`.tmp-` files,
 incomplete S3 multipart uploads).
 """
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__, storage
 from pipeline.schema import Record
+from pipeline.verify import VerifyOutputs, file_stats
 
 __all__ = [
     "summarize",
@@ -108,8 +110,9 @@ class _WriteRejectsFn(beam.DoFn):
     def process(self, item: tuple[int, Iterable[Record]]) -> Iterator[dict]:
         records = list(item[1])
         name = f"rejects-{item[0]:05d}.parquet"
-        storage.write_bytes(storage.join(self.rejects_dir, name), rejects_parquet(records))
-        yield {"file": name, "count": len(records)}
+        data = rejects_parquet(records)
+        storage.write_bytes(storage.join(self.rejects_dir, name), data)
+        yield {**file_stats(name, data), "count": len(records)}
 
 
 def _stage_reason(record: Record) -> tuple[str, str]:
@@ -141,8 +144,14 @@ class _FinalizeFn(beam.DoFn):
             storage.set_s3_endpoint(self.endpoint)
 
     def process(
-        self, _: object, input_count: int, shards: list, rejects: list, drops: list, tables: list
-    ) -> Iterator[dict]:
+        self, _: object, input_count: int, shards: list, rejects: list, drops: list, tables: list,
+        problems: list,
+    ) -> Iterator[dict]:  # fmt: skip
+        if problems:  # the store lost or changed outputs: no manifest; --resume repairs
+            raise RuntimeError(
+                f"Finalize: {len(problems)} output(s) missing or changed, no manifest written"
+                f" (rerun with --resume): {'; '.join(sorted(problems)[:10])}"
+            )
         shards = sorted(shards, key=lambda s: s["shard"])
         summary = summarize(input_count, shards, drops)
         sizes = {s["shard"]: s["count"] for s in shards}
@@ -195,6 +204,12 @@ class Finalize(beam.PTransform):
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
         AsList, AsSingleton = beam.pvalue.AsList, beam.pvalue.AsSingleton
+        join, endpoint = storage.join, self.s3_endpoint_url
+        problems = (
+            inputs["shards"] | "VerifyShards" >> VerifyOutputs(join(self.output, "shards"), True, endpoint),
+            inputs["rejects"] | "VerifyRejects" >> VerifyOutputs(join(self.output, "rejects"), False, endpoint),
+            inputs["tables"] | "VerifyTables" >> VerifyOutputs(self.output, False, endpoint),
+        ) | "AllProblems" >> beam.Flatten()  # fmt: skip
         return (
             inputs["input_count"].pipeline
             | "Once" >> beam.Create([None])
@@ -206,6 +221,7 @@ class Finalize(beam.PTransform):
                 AsList(inputs["rejects"]),
                 AsList(inputs["drops"] | "CountDrops" >> beam.combiners.Count.PerElement()),
                 AsList(inputs["tables"]),
+                AsList(problems),
             )
         )
 
@@ -247,7 +263,7 @@ class _WriteQueryCountsFn(beam.DoFn):
         buf = io.BytesIO()
         pq.write_table(pa.Table.from_pylist(rows, schema=_QUERY_COUNT_SCHEMA), buf)
         storage.write_bytes(self.path, buf.getvalue())
-        yield {"file": "query_counts.parquet", "count": len(rows)}
+        yield {**file_stats("query_counts.parquet", buf.getvalue()), "count": len(rows)}
 
 
 class WriteQueryCounts(beam.PTransform):
