@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import progress, storage
 from pipeline.accounting import Finalize, WriteQueryCounts, WriteRejects, drop_keys
 from pipeline.download import DedupImages, DownloadImages
+from pipeline.localrunner import local_runner
 from pipeline.options import BuildConfig, build_config
 from pipeline.read import ReadCandidates
 from pipeline.report import write_report
@@ -80,7 +81,7 @@ def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict[
         os.environ["AWS_ENDPOINT_URL"] = cfg.s3_endpoint_url  # for local worker processes
     storage.makedirs(cfg.output)
     storage.remove(storage.join(cfg.output, "manifest.json"))  # incomplete until written again
-    p = beam.Pipeline(options=options)
+    p = beam.Pipeline(runner=local_runner(options), options=options)  # no Prism download
     build_pipeline(p, cfg)
     progress.execute(p, options)  # faults (if asked), progress lines, counters at the end
     write_report(cfg.output)

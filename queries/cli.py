@@ -59,10 +59,12 @@ def _count(args: argparse.Namespace, extra: list[str]) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from pipeline.localrunner import local_runner
     from queries.beam_ngrams import NgramJobConfig, build_count_pipeline
 
     cfg = NgramJobConfig(args.min_unigram_count, args.min_bigram_count, args.min_pmi)
-    with beam.Pipeline(options=PipelineOptions(extra)) as p:
+    options = PipelineOptions(extra)
+    with beam.Pipeline(runner=local_runner(options), options=options) as p:
         build_count_pipeline(p, list(_expand(args.wikipedia_dump)), args.out, cfg)
     print(f"n-gram tables -> {args.out}")
     return 0
