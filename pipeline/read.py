@@ -209,6 +209,7 @@ def read_table(path: str, fmt: str, cfg: ReadConfig) -> Iterator[Record]:
     try:
         for i, row in enumerate(_table_rows(path, fmt)):
             url = row.get(cfg.url_col)
+            url = url.strip() if isinstance(url, str) else url
             if _BAD_ROW in row:
                 yield _malformed(f"{name}#{i}", str(row[_BAD_ROW]))
                 continue
@@ -216,7 +217,7 @@ def read_table(path: str, fmt: str, cfg: ReadConfig) -> Iterator[Record]:
                 yield _malformed(f"{name}#{i}", f"no {cfg.url_col!r} value")
                 continue
             caption = row.get(cfg.caption_col)
-            yield Record(url=url.strip(), caption=str(caption or ""), source=f"{name}#{i}")
+            yield Record(url=url, caption=str(caption or ""), source=f"{name}#{i}")
     except Exception as err:
         yield failure(path, err, f"row-{i + 1}")
 
