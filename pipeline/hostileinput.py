@@ -29,7 +29,14 @@ from warcio.warcwriter import WARCWriter
 
 from pipeline.webarchive import wat_payload
 
-__all__ = ["write_hostile_inputs", "EXPECTED_INPUT", "SURROGATE", "BIDI_CAPTION", "LEGACY_CAPTION"]
+__all__ = [
+    "write_hostile_inputs",
+    "archive_bytes",
+    "EXPECTED_INPUT",
+    "SURROGATE",
+    "BIDI_CAPTION",
+    "LEGACY_CAPTION",
+]
 
 SURROGATE = "a red circle \ud83d half an emoji"
 BIDI_CAPTION = "a red circle \u202egnp.exe\u202c and \u2066isolated\u2069 text"
@@ -45,8 +52,8 @@ EXPECTED_INPUT = {
 }
 
 
-def _archive(path: str, records: Sequence[tuple[str, str, bytes]], cut: float = 0.0) -> None:
-    """Write (url, kind, body) records as a gzipped WARC; `cut` keeps that fraction of the file."""
+def archive_bytes(records: Sequence[tuple[str, str, bytes]]) -> bytes:
+    """(url, kind, body) records ("response" HTML or "metadata" JSON) as a gzipped WARC."""
     buf = io.BytesIO()
     writer = WARCWriter(buf, gzip=True)
     for url, kind, body in records:
@@ -64,7 +71,12 @@ def _archive(path: str, records: Sequence[tuple[str, str, bytes]], cut: float = 
                 warc_content_type=content_type,
             )  # fmt: skip
         )
-    data = buf.getvalue()
+    return buf.getvalue()
+
+
+def _archive(path: str, records: Sequence[tuple[str, str, bytes]], cut: float = 0.0) -> None:
+    """Write records as a gzipped WARC file; `cut` keeps only that fraction of it."""
+    data = archive_bytes(records)
     with open(path, "wb") as f:
         f.write(data[: int(len(data) * cut)] if cut else data)
 

@@ -19,10 +19,9 @@ import random
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from pipeline.accounting import rejects_parquet
+from pipeline.hostileinput import archive_bytes
 from pipeline.htmlimages import extract_images
 from pipeline.langid import make_detector
 from pipeline.read import ReadConfig, read_file
@@ -80,21 +79,6 @@ def _read(tmp_path, name: str, data: bytes, fmt: str) -> list:
     return records
 
 
-def _warc(records: list[tuple[str, str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    writer = WARCWriter(buf, gzip=True)
-    for url, kind, body in records:
-        http = None
-        if kind == "response":
-            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-        ctype = "application/json" if kind == "metadata" else None
-        writer.write_record(writer.create_warc_record(
-            url, kind, payload=io.BytesIO(body), length=len(body), http_headers=http,
-            warc_content_type=ctype,
-        ))  # fmt: skip
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize("seed", range(ROUNDS))
 def test_fuzz_jsonl(tmp_path, seed):
     rng = random.Random(seed)
@@ -147,7 +131,7 @@ def test_fuzz_wat(tmp_path, seed):
         else:
             body = json.dumps(_json(rng)).encode()[: rng.randint(0, 200)]
         records.append((f"http://fuzz.test/{i}", "metadata", body))
-    data = _warc(records)
+    data = archive_bytes(records)
     out = _read(tmp_path, "f.warc.wat.gz", data, "wat")
     assert sum(not r.rejected for r in out) == links  # every IMG link of a good record
     assert len(out) <= links + len(records)  # at most one reject row per broken record
@@ -164,7 +148,7 @@ def test_fuzz_warc_and_html(tmp_path, seed):
         html = b'<img src="/i.jpg" alt="' + alt + b'">' + bytes(rng.randbytes(rng.randint(0, 300)))
         assert all(a.encode("utf-8") is not None for _, a in extract_images(html, "http://f.test/"))
         pages.append((f"http://fuzz.test/{i}", "response", html))
-    data = _warc(pages)
+    data = archive_bytes(pages)
     _read(tmp_path, "f.warc.gz", data, "warc")
     _read(tmp_path, "cut.warc.gz", data[: rng.randint(1, len(data) - 1)], "warc")
 
