@@ -125,6 +125,13 @@ def test_hostile_input_files_end_with_their_reasons(hostile, tmp_path, fmt):
     assert summary["drops"]["read"] == EXPECTED_INPUT[fmt]
     assert summary["incomplete_files"] == EXPECTED_INPUT[fmt].get("truncated_file", 0)
     kept, rejects = _outputs(tmp_path / "out")
+    after_bad = {
+        "wat": "/palette-alpha.png",
+        "jsonl": "/ok.jpg?jsonl",
+        "csv": "/palette-alpha.png?csv",
+        "warc": "/ok.jpg?warc=1",
+    }[fmt]  # a record after the bad one: reading went on
+    assert any(r["url"].endswith(after_bad) for r in kept + rejects)
     cut = [r["source"] for r in rejects if r["reason"] == "truncated_file"]
     assert all(s.split("#")[0].endswith(f"{fmt}.gz") and s.split("#")[1] for s in cut), cut
     text = "".join(str(v) for row in kept for v in row.values())
