@@ -101,10 +101,16 @@ def failure(path: str, err: Exception, where: int | str = "end") -> Record:
 
 
 def _valid(record: Record) -> Record:
+    text = "".join((record.url, record.caption, record.page_url, record.source, record.detail))
+    if text.isascii():  # the common case, and the cheapest check (the reader is the hot path)
+        return record
+    try:
+        text.encode("utf-8")
+        return record
+    except UnicodeEncodeError:
+        pass
     fields = ("url", "caption", "page_url", "source", "detail")
-    fixed = {f: valid_text(getattr(record, f)) for f in fields}
-    changed = {f: v for f, v in fixed.items() if v is not getattr(record, f)}
-    return replace(record, **changed) if changed else record
+    return replace(record, **{f: valid_text(getattr(record, f)) for f in fields})
 
 
 def guard(path: str, records: Iterator[Record]) -> Iterator[Record]:

@@ -73,7 +73,7 @@ def valid_text(text: str) -> str:
     JSON (`"\\ud83d"`) and `surrogateescape` decoding can put lone surrogates in a str; they
     cannot be encoded as UTF-8, so every later encoder (parquet, langid, tar) would raise.
     """
-    if not _SURROGATE.search(text):
+    if text.isascii() or not _SURROGATE.search(text):
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
@@ -85,7 +85,8 @@ def strip_bidi(text: str) -> str:
 
 def display_text(text: object) -> str:
     """Untrusted text made safe to show (before HTML escaping): valid Unicode, no bidi controls."""
-    return strip_bidi(valid_text(str(text)))
+    text = str(text)
+    return text if text.isascii() else strip_bidi(valid_text(text))
 
 
 def clean_caption(text: str) -> str:

@@ -129,7 +129,7 @@ def test_hostile_input_files_end_with_their_reasons(hostile, tmp_path, fmt):
         "wat": "/palette-alpha.png",
         "jsonl": "/ok.jpg?jsonl",
         "csv": "/palette-alpha.png?csv",
-        "warc": "/ok.jpg?warc=1",
+        "warc": "/ok.jpg?warc=0",
     }[fmt]  # a record after the bad one: reading went on
     assert any(r["url"].endswith(after_bad) for r in kept + rejects)
     cut = [r["source"] for r in rejects if r["reason"] == "truncated_file"]
