@@ -29,6 +29,7 @@ from pipeline.sampleimages import (
     render_eval_image,
     render_picture,
 )
+from pipeline.sampleconsent import plant_consent
 from pipeline.schema import url_key
 from pipeline.webarchive import write_crawl
 
@@ -294,6 +295,7 @@ def generate(root: str, cfg: SampleWebConfig | None = None) -> str:
     os.makedirs(root, exist_ok=True)
     web = _Web(root)
     _build_pages(web, random.Random(cfg.seed), cfg)
+    plant_consent(web, cfg.seed)  # consent-signal sites and the hash-listed image
     first_page = web.files[f"{PAGE_HOST}/pages/0000.html"]
     web.add(PAGE_HOST, "/private/0000.html", first_page)  # robots.txt keeps crawlers out
     _write(web, cfg)

@@ -73,6 +73,9 @@ _PARQUET_SCHEMA = pa.schema(
         ("queries", pa.list_(pa.string())),
         ("language", pa.string()),
         ("language_score", pa.float64()),
+        ("punsafe", pa.float64()),
+        ("faces", pa.list_(pa.list_(pa.int64()))),
+        ("faces_blurred", pa.bool_()),
     ]
 )
 
