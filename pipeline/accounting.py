@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import __version__, storage
+from pipeline.safetyreport import summary_safety
 from pipeline.schema import Record
 
 __all__ = [
@@ -75,6 +76,7 @@ def summarize(
         "balanced": input_count == kept + dropped,
         "drops": by_stage,
         "shards": len(shards),
+        "safety": summary_safety(by_stage, shards),
     }
 
 

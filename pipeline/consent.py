@@ -111,17 +111,24 @@ def page_refusal(
     return None
 
 
+def _dig(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]...`, or {} where a level is missing or not a dict (WAT is untrusted)."""
+    for key in keys:
+        value = value.get(key, {}) if isinstance(value, dict) else {}
+    return value
+
+
 def wat_refusal(payload: dict, cfg: ConsentConfig | None = None) -> tuple[str, str] | None:
     """`page_refusal` of a WAT record: its HTTP headers and `HTML-Metadata/Head/Metas`."""
-    meta = payload.get("Envelope", {}).get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
-    headers = meta.get("Headers", {}) if isinstance(meta, dict) else {}
-    head = (meta.get("HTML-Metadata", {}) or {}).get("Head", {}) if isinstance(meta, dict) else {}
-    metas = [
+    meta = _dig(payload, "Envelope", "Payload-Metadata", "HTTP-Response-Metadata")
+    metas = _dig(meta, "HTML-Metadata", "Head").get("Metas", []) if isinstance(meta, dict) else []
+    pairs = [
         (str(m.get("name", "")), str(m.get("content", "")))
-        for m in (head.get("Metas", []) if isinstance(head, dict) else []) or []
+        for m in (metas if isinstance(metas, list) else [])
         if isinstance(m, dict)
     ]
-    return page_refusal(headers if isinstance(headers, dict) else {}, metas, cfg)
+    headers = _dig(meta, "Headers")
+    return page_refusal(headers if isinstance(headers, dict) else {}, pairs, cfg)
 
 
 def refuse_all(records: Iterable[Any], refusal: tuple[str, str] | None) -> Iterable[Any]:

@@ -23,7 +23,13 @@ import numpy as np
 
 __all__ = ["Detections", "NudeNetDetector", "OnnxClassifier", "make_detectors", "nudenet_model"]
 
-_UNSAFE_CLASSES = (2, 3, 4, 6, 14)  # buttocks, female breast, female genitalia, anus, male genitalia
+_UNSAFE_CLASSES = (
+    2,
+    3,
+    4,
+    6,
+    14,
+)  # buttocks, female breast, female genitalia, anus, male genitalia
 _FACE_CLASSES = (1, 12)  # FACE_FEMALE, FACE_MALE
 _SIDE = 320
 
@@ -134,7 +140,9 @@ class OnnxClassifier:
         if row.size == 1:
             value = row[0] if 0.0 <= row[0] <= 1.0 else 1.0 / (1.0 + np.exp(-row[0]))
         else:
-            probs = row if np.all(row >= 0) and abs(row.sum() - 1) < 1e-3 else np.exp(row - row.max())
+            probs = (
+                row if np.all(row >= 0) and abs(row.sum() - 1) < 1e-3 else np.exp(row - row.max())
+            )
             value = (probs / probs.sum())[-1]
         return Detections(float(min(1.0, max(0.0, value))))
 

@@ -57,6 +57,7 @@ EXPECTED = {
     "/reset": "connection_error",
     "/tiny.png": "too_small",
     "/wide.jpg": "bad_aspect",
+    "/tdm-reserved.jpg": "consent/tdm_reservation",
 }
 
 
@@ -209,6 +210,11 @@ _ROUTES = {
     "/reset": lambda h, s, n: h._reset(),
     "/tiny.png": _r("tiny", "image/png"),
     "/wide.jpg": _r("wide"),
+    "/tdm-reserved.jpg": _r("jpeg", tdm_reservation="1"),
+    "/.well-known/tdmrep.json": lambda h, s, n: h._send(200, b'[{"location": ', "application/json"),
+    "/robots.txt": lambda h, s, n: h._send(
+        200, b"User-agent: *\nDisallow: /\x00\xff\n" * 3, "text/plain"
+    ),
 }
 
 

@@ -118,11 +118,14 @@ def blur_boxes(rgb: Any, boxes: tuple[tuple[int, int, int, int], ...]) -> Any:
 class SafetyGuard:
     """The runtime of a `SafetyConfig` (models opened once per worker; thread-safe)."""
 
-    def __init__(self, cfg: SafetyConfig) -> None:
+    def __init__(self, cfg: SafetyConfig, detectors: tuple[Any, Any] | None = None) -> None:
+        """`detectors` (unsafe scorer, face detector) replaces the configured ones (plug-ins)."""
         from pipeline.detectors import make_detectors
 
         self.cfg = cfg
-        self.unsafe, self.faces = make_detectors(cfg) if cfg.needs_model else (None, None)
+        if detectors is None:
+            detectors = make_detectors(cfg) if cfg.needs_model else (None, None)
+        self.unsafe, self.faces = detectors
 
     @property
     def inspects_original(self) -> bool:

@@ -3,13 +3,15 @@
 Planted after the main pages with their own random stream (the rest of the sample web stays
 byte-identical):
 
-- `www.sample.test/consent/meta.html`: `<meta name="robots" content="noai, noimageai">`
+- `www.sample.test/pages/consent-meta.html`: `<meta name="robots" content="noai, noimageai">`
   (also in its WAT record's `Head/Metas`): its images -> `consent/robots_meta`;
 - `tdm.sample.test`: `/.well-known/tdmrep.json` reserves `/reserved/*` -> `consent/tdmrep_json`;
   `/open/*` stays allowed;
 - `cdn.sample.test/img/tdm-*.jpg`: `tdm-reservation: 1` header -> `consent/tdm_reservation`;
 - `norobots.sample.test`: robots.txt disallows `/private-img/` for `wit-pipeline` ->
   `consent/robots_txt`;
+- `www.sample.test/pages/consent-tdm.html` (pages.txt only): the page itself is served with
+  `tdm-reservation: 1` -> `consent/tdm_reservation` at the read stage;
 - `cdn.sample.test/img/listed-0.jpg`: an image whose PDQ hash is on `blocklist.txt` (the
   demo passes it as `--hash_blocklist`) -> `safety/hash_blocklist`.
 """
@@ -23,11 +25,12 @@ from typing import Any
 
 from pipeline.sampleimages import encode, render_picture
 
-__all__ = ["plant_consent", "CONSENT_CASES", "BLOCKLIST"]
+__all__ = ["plant_consent", "CONSENT_CASES", "BLOCKLIST", "TDM_PAGE"]
 
 TDM_HOST = "tdm.sample.test"
 ROBOTS_HOST = "norobots.sample.test"
 BLOCKLIST = "blocklist.txt"
+TDM_PAGE = "/pages/consent-tdm.html"  # served with `tdm-reservation: 1`; in pages.txt only
 CONSENT_CASES = ("robots_meta", "tdmrep_json", "tdm_reservation", "robots_txt", "consent_ok")
 
 
@@ -77,15 +80,19 @@ def plant_consent(web: Any, seed: int, per_case: int = 3) -> None:
     listed, caption = _picture(web, rng, "cdn.sample.test", "/img/listed-0.jpg")
     web.note("hash_listed", listed)
     links.append((listed, caption))
-    page = "http://www.sample.test/consent/signals.html"
+    page = "http://www.sample.test/pages/consent-signals.html"
     web.pages.append((page, links))
-    web.add("www.sample.test", "/consent/signals.html", _page("Consent signals", links))
+    web.add("www.sample.test", "/pages/consent-signals.html", _page("Consent signals", links))
     meta_links = [_picture(web, rng, "cdn.sample.test", f"/img/meta-{i:03d}.jpg") for i in range(per_case)]  # fmt: skip
     for url, _ in meta_links:
         web.note("robots_meta", url)
-    meta_page = "http://www.sample.test/consent/meta.html"
+    meta_page = "http://www.sample.test/pages/consent-meta.html"
     web.pages.append((meta_page, meta_links))
-    web.add("www.sample.test", "/consent/meta.html", _page("No AI", meta_links, "noai, noimageai"))
+    web.add(
+        "www.sample.test", "/pages/consent-meta.html", _page("No AI", meta_links, "noai, noimageai")
+    )
+    web.add("www.sample.test", TDM_PAGE, _page("Reserved", meta_links[:1]))  # live page lists only
+    web.routes[f"www.sample.test{TDM_PAGE}"] = {"headers": {"tdm-reservation": "1"}}
     lines = list_lines([web.files[listed.split("://", 1)[1]]], ("pdq",))
     with open(os.path.join(web.root, BLOCKLIST), "w") as f:
         f.write("# sample web: one planted image, by its PDQ hash\n" + "\n".join(lines) + "\n")

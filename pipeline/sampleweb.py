@@ -22,6 +22,7 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from pipeline.sampleconsent import TDM_PAGE, plant_consent
 from pipeline.sampleimages import (
     DEMO_QUERIES,
     alter_copy,
@@ -29,7 +30,6 @@ from pipeline.sampleimages import (
     render_eval_image,
     render_picture,
 )
-from pipeline.sampleconsent import plant_consent
 from pipeline.schema import url_key
 from pipeline.webarchive import write_crawl
 
@@ -261,7 +261,7 @@ def _write_page_list(web: _Web) -> None:
         f.write(robots)
     image = next(name for name in sorted(web.files) if name.startswith(f"{PAGE_HOST}/img/"))
     extra = [f"http://{PAGE_HOST}/private/0000.html", f"http://{PAGE_HOST}/pages/missing.html",
-             f"http://{image}"]  # fmt: skip
+             f"http://{image}", f"http://{PAGE_HOST}{TDM_PAGE}"]  # fmt: skip
     with open(os.path.join(web.root, "pages.txt"), "w") as f:
         f.write("# sample web pages, one URL per line\n")
         f.writelines(url + "\n" for url in [u for u, _ in web.pages] + extra)

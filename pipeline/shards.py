@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import storage
+from pipeline.safetyreport import shard_safety
 from pipeline.schema import Record
 from pipeline.tario import write_members
 
@@ -201,6 +202,7 @@ def _stats(index: int, records: Sequence[Record], parquet: bytes, tar: _Sink) ->
         "parquet_sha256": hashlib.sha256(parquet).hexdigest(),
         "first_key": records[0].key if records else "",
         "last_key": records[-1].key if records else "",
+        "safety": shard_safety(records),
     }
 
 
