@@ -65,7 +65,8 @@ def download_record(
     except Blocked as err:
         return blocked_record(record, err.match)
     except ImageRejected as err:
-        return reject(record, Stage.IMAGE, err.reason, err.detail, http_status=result.status)
+        stage = Stage.SAFETY if err.reason == Reason.UNSAFE else Stage.IMAGE
+        return reject(record, stage, err.reason, err.detail, http_status=result.status)
     except Exception as err:  # never let one image kill the bundle
         detail = f"{type(err).__name__}: {err}"
         return reject(record, Stage.IMAGE, Reason.CORRUPT_IMAGE, detail, http_status=result.status)

@@ -13,7 +13,8 @@ byte-identical):
 - `www.sample.test/pages/consent-tdm.html` (pages.txt only): the page itself is served with
   `tdm-reservation: 1` -> `consent/tdm_reservation` at the read stage;
 - `cdn.sample.test/img/listed-0.jpg`: an image whose PDQ hash is on `blocklist.txt` (the
-  demo passes it as `--hash_blocklist`) -> `safety/hash_blocklist`.
+  demo passes it as `--hash_blocklist`) -> `safety/hash_blocklist`; `listed-1.jpg` is on no
+  list (tests list it by MD5 / SHA-1). Both have captions no other image has.
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ def plant_consent(web: Any, seed: int, per_case: int = 3) -> None:
 
     rng = random.Random(seed * 7919 + 16)
     links = _signals(web, rng, per_case)
-    listed, caption = _picture(web, rng, "cdn.sample.test", "/img/listed-0.jpg")
-    web.note("hash_listed", listed)
-    links.append((listed, caption))
+    for i in range(2):  # listed-0 is on blocklist.txt; tests list listed-1 by MD5 / SHA-1
+        url, caption = _picture(web, rng, "cdn.sample.test", f"/img/listed-{i}.jpg")
+        web.note(f"hash_listed_{i}", url)
+        links.append((url, f"{caption} (planted listed image {i})"))  # a caption seen nowhere else
+    listed = links[-2][0]
     page = "http://www.sample.test/pages/consent-signals.html"
     web.pages.append((page, links))
     web.add("www.sample.test", "/pages/consent-signals.html", _page("Consent signals", links))
