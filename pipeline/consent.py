@@ -171,15 +171,12 @@ class ConsentChecker:
         if site not in self._robots:
             rules = urllib.robotparser.RobotFileParser(site + "/robots.txt")
             result = self.fetcher.fetch(site + "/robots.txt", accept="text/plain")
-            if result.reason and not result.status:
-                rules = None
-            elif result.reason:
+            if result.reason:  # unreachable (status 0) or 4xx: allowed; 5xx: refused
                 rules.allow_all, rules.disallow_all = result.status < 500, result.status >= 500
             else:
                 rules.parse(result.body.decode("utf-8", "replace").splitlines())
             self._robots[site] = rules
-        rules = self._robots[site]
-        return rules is None or rules.can_fetch(USER_AGENT_TOKEN, url)
+        return bool(self._robots[site].can_fetch(USER_AGENT_TOKEN, url))
 
     def refusal(self, url: str) -> tuple[str, str] | None:
         """Why the image at `url` may not be fetched for AI training, or None."""

@@ -46,6 +46,7 @@ def _signals(web: Any, rng: random.Random, per_case: int) -> list[tuple[str, str
               {"location": "/*", "tdm-reservation": 0}]  # fmt: skip
     web.add(TDM_HOST, "/.well-known/tdmrep.json", json.dumps(tdmrep).encode())
     web.add(ROBOTS_HOST, "/robots.txt", b"User-agent: wit-pipeline\nDisallow: /private-img/\n")
+    web.routes["robots5xx.sample.test/robots.txt"] = {"status": 503}  # RFC 9309: refuse all
     links = []
     for i in range(per_case):
         cases = {

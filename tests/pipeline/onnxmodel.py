@@ -32,9 +32,15 @@ def _value_info(name: str, dims: tuple[int, ...] | None) -> bytes:
     return _bytes(1, name) + _bytes(2, _bytes(1, tensor))
 
 
-def mean_brightness_model(path: str, side: int = 32) -> str:
-    """Write the model to `path` (input `images` [1, 3, side, side], output `score`)."""
+def mean_brightness_model(path: str, side: int = 32, per_channel: bool = False) -> str:
+    """Write the model to `path` (input `images` [1, 3, side, side], output `score`).
+
+    `per_channel`: three outputs (the R, G and B means), read as class scores; the last
+    ("unsafe") class is then the blue one.
+    """
     node = _bytes(1, "images") + _bytes(2, "score") + _bytes(3, "mean") + _bytes(4, "ReduceMean")
+    if per_channel:  # attribute axes = [2, 3] (type INTS = 7)
+        node += _bytes(5, _bytes(1, "axes") + _int(8, 2) + _int(8, 3) + _int(20, 7))
     graph = (
         _bytes(1, node)
         + _bytes(2, "brightness")

@@ -81,6 +81,7 @@ def test_checker_asks_each_hosts_robots_txt_and_tdmrep_json(web_server):
     )
     assert checker.refusal("http://cdn.sample.test/img/00001.jpg") is None  # no files: allowed
     assert checker.refusal("http://10.1.2.3/a.jpg") is None  # unreachable: left to the fetch
+    assert checker.refusal("http://robots5xx.sample.test/a.jpg")[0] == "consent/robots_txt"
     assert checker.refusal("data:image/gif;base64,R0lG") is None
     off, _ = _checker(web_server, respect_robots=False, respect_tdmrep=False)
     assert off.refusal("http://tdm.sample.test/reserved/000.jpg") is None

@@ -129,6 +129,10 @@ def test_a_users_onnx_classifier_plugs_in(tmp_path):
     model = OnnxClassifier(mean_brightness_model(str(tmp_path / "bright.onnx")))
     assert model.detect(Image.new("RGB", (50, 40), "white")).punsafe == pytest.approx(1.0)
     assert model.detect(Image.new("RGB", (50, 40), "black")).punsafe == pytest.approx(0.0)
+    classes = OnnxClassifier(mean_brightness_model(str(tmp_path / "rgb.onnx"), per_channel=True))
+    blue, red, white = (classes.detect(Image.new("RGB", (40, 40), c)).punsafe for c in ("blue", "red", "white"))  # fmt: skip
+    assert blue == pytest.approx(1.0) and red == pytest.approx(0.0)  # probabilities: the last
+    assert white == pytest.approx(1 / 3)  # (1, 1, 1) are scores, not probabilities: softmax
     cfg = SafetyConfig(unsafe_policy="drop", unsafe_model=str(tmp_path / "bright.onnx"),
                        detect_faces=False, blur_faces=False)  # fmt: skip
     with pytest.raises(ImageRejected, match="unsafe"):
