@@ -91,7 +91,7 @@ def safety_config(o: Any) -> SafetyConfig:
     from pipeline import storage
 
     lists = load_lists(o.hash_blocklist or [], storage.read_bytes, o.pdq_distance)
-    return SafetyConfig(
+    cfg = SafetyConfig(
         unsafe_policy=o.unsafe_policy,
         unsafe_threshold=o.unsafe_threshold,
         unsafe_model=o.unsafe_model,
@@ -100,6 +100,27 @@ def safety_config(o: Any) -> SafetyConfig:
         face_threshold=o.face_threshold,
         hash_lists=lists,
     )
+    _check_installed(cfg)
+    return cfg
+
+
+def _check_installed(cfg: SafetyConfig) -> None:
+    """Fail at launch, in one line, when a check's package is missing (not on every worker)."""
+    import importlib.util
+
+    wanted = []
+    if cfg.needs_model:
+        wanted.append("onnxruntime")
+    if cfg.detect_faces or cfg.blur_faces or (cfg.unsafe_policy != "off" and not cfg.unsafe_model):
+        wanted.append("nudenet")
+    if cfg.hash_lists.wants_pdq:
+        wanted.append("pdqhash")
+    missing = [name for name in wanted if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(
+            f"the safety checks need {', '.join(missing)}: pip install 'wit-pipeline[safety]', or "
+            "build with --unsafe_policy off --detect_faces false --blur_faces false"
+        )
 
 
 def consent_config(o: Any) -> ConsentConfig:
