@@ -51,6 +51,8 @@ def test_pdq_matches_a_reencoded_resized_copy_and_not_another_image():
     match = lists.match_image(copy.convert("RGB"))
     assert match and match.kind == "pdq" and match.distance <= 31
     assert lists.match_image(_picture(3, (400, 300))) is None
+    for turned in (img.transpose(Image.Transpose.ROTATE_90), img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)):  # fmt: skip
+        assert lists.match_image(turned).kind == "pdq"  # the dihedral variants are hashed too
     assert _lists(f"pdq:{pdq_hex(img)}\n", distance=0).match_image(copy.convert("RGB")) is None
 
 
