@@ -169,7 +169,9 @@ def run_ours(work: str, out: str, workers: int) -> tuple[float, int, int]:
            f"--queries={work}/queries.txt", f"--output={out}", "--allowed_networks=127.0.0.0/8",
            "--dedup_images=false", "--max_per_query=1000000", "--samples_per_shard=1000",
            "--image_size=256", "--resize_mode=keep_ratio", "--encode_quality=95",
-           "--per_host_rate=0", "--min_image_size=1", "--max_aspect_ratio=1000"]  # fmt: skip
+           "--per_host_rate=0", "--min_image_size=1", "--max_aspect_ratio=1000",
+           "--unsafe_policy=off", "--detect_faces=false", "--blur_faces=false"]  # fmt: skip
+    # img2dataset scores nothing: like for like (the checks' own cost is bench/safety.py's)
     if workers > 1:  # per worker: img2dataset's threads per process, no per-host cap beyond that
         cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
         cmd += [f"--download_threads={THREADS}", f"--per_host_connections={THREADS}"]

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import __version__, storage
+from pipeline.safetyreport import summary_safety
 from pipeline.schema import Record
 from pipeline.verify import VerifyOutputs, file_stats
 
@@ -78,6 +79,7 @@ def summarize(
         "drops": by_stage,
         "shards": len(shards),
         "incomplete_files": by_stage.get("read", {}).get("truncated_file", 0),
+        "safety": summary_safety(by_stage, shards),
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline import storage
 from pipeline.accounting import format_summary
+from pipeline.safetyreport import format_safety
 from pipeline.sampleweb import SampleWebConfig, generate
 
 __all__ = ["register", "demo_args", "run_demo"]
@@ -38,6 +39,7 @@ def demo_args(web_dir: str, out: str, resolve: str) -> list[str]:
         f"--resolve={resolve}",
         "--timeout=5",
         "--per_host_rate=500",  # our own server on 127.0.0.1: no need to be slow with it
+        f"--hash_blocklist={os.path.join(web_dir, 'blocklist.txt')}",  # one planted image
     ]
 
 
@@ -98,6 +100,7 @@ def _main(args: argparse.Namespace, extra: list[str]) -> int:
     start = time.monotonic()
     summary, overlaps = run_demo(out, extra, args.seed, not args.skip_overlap)
     print(format_summary(summary))
+    print(format_safety(summary))
     for s in overlaps:
         print(
             f"overlap with eval set {s['eval_set']!r}: {s['overlap']}/{s['all']} eval images "

@@ -16,8 +16,10 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.transforms.window import GlobalWindows
 
+from pipeline.consent import ConsentChecker, ConsentConfig
 from pipeline.fetch import FetchConfig, Fetcher
 from pipeline.imaging import ImageConfig, ImageRejected, process_image
+from pipeline.safety import Blocked, SafetyConfig, SafetyGuard, blocked_record
 from pipeline.schema import Reason, Record, Stage, reject
 from pipeline.stages import Split, _Counted, _KeepFirstFn, _split
 
@@ -32,18 +34,39 @@ class DownloadConfig:
     image: ImageConfig = field(default_factory=ImageConfig)
     threads: int = 16
     max_in_flight: int = 64  # downloads queued per worker (beyond the running `threads`)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
 
 
-def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Record:
-    """Fetch and process one candidate; returns the sample or the record with a drop reason."""
+def download_record(
+    record: Record,
+    fetcher: Fetcher,
+    cfg: ImageConfig,
+    guard: SafetyGuard | None = None,
+    consent: ConsentChecker | None = None,
+) -> Record:
+    """Fetch and process one candidate; returns the sample or the record with a drop reason.
+
+    With a `consent` checker the image host's robots.txt and tdmrep.json are asked first; with
+    a `guard`, hash lists, unsafe scores and faces are checked inside the image processing.
+    """
+    refusal = consent.refusal(record.url) if consent is not None else None
+    if refusal:
+        return reject(record, Stage.DOWNLOAD, *refusal)
     result = fetcher.fetch(record.url)
     if result.reason:
         stage = Stage.DOWNLOAD
         return reject(record, stage, result.reason, result.detail, http_status=result.status)
+    match = guard.check_bytes(result.body) if guard is not None else None
+    if match:
+        return blocked_record(record, match)
     try:
-        img = process_image(result.body, cfg)
+        img = process_image(result.body, cfg, guard)
+    except Blocked as err:
+        return blocked_record(record, err.match)
     except ImageRejected as err:
-        return reject(record, Stage.IMAGE, err.reason, err.detail, http_status=result.status)
+        stage = Stage.SAFETY if err.reason == Reason.UNSAFE else Stage.IMAGE
+        return reject(record, stage, err.reason, err.detail, http_status=result.status)
     except Exception as err:  # never let one image kill the bundle
         detail = f"{type(err).__name__}: {err}"
         return reject(record, Stage.IMAGE, Reason.CORRUPT_IMAGE, detail, http_status=result.status)
@@ -58,7 +81,15 @@ def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Recor
         original_height=img.original_height,
         sha256=img.sha256,
         http_status=result.status,
+        **_safety_fields(img.safety),
     )
+
+
+def _safety_fields(notes: object) -> dict[str, object]:
+    if notes is None:
+        return {}
+    punsafe, faces, blurred = notes  # type: ignore[misc]
+    return {"punsafe": punsafe, "faces": faces, "faces_blurred": blurred}
 
 
 class _DownloadFn(_Counted):
@@ -76,6 +107,10 @@ class _DownloadFn(_Counted):
 
     def setup(self) -> None:
         self.fetcher = Fetcher(self.cfg.fetch)
+        self.guard = SafetyGuard(self.cfg.safety)
+        consent = self.cfg.consent
+        wanted = consent.respect_robots or consent.respect_tdmrep
+        self.consent = ConsentChecker(self.fetcher, consent) if wanted else None
         self.pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="wit-download")
 
     def start_bundle(self) -> None:
@@ -83,7 +118,9 @@ class _DownloadFn(_Counted):
         self.finished: queue.SimpleQueue[Future[Record]] = queue.SimpleQueue()
 
     def _submit(self, record: Record) -> None:
-        future = self.pool.submit(download_record, record, self.fetcher, self.cfg.image)
+        future = self.pool.submit(
+            download_record, record, self.fetcher, self.cfg.image, self.guard, self.consent
+        )
         future.add_done_callback(self.finished.put)  # completion order, no polling
         self.in_flight += 1
 

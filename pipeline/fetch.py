@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, ProtocolError, ReadTimeoutError
 
+from pipeline.consent import tdm_reserved
 from pipeline.deadline import (
     WATCHDOG,
     Deadline,
@@ -59,6 +60,7 @@ class FetchConfig:
     per_host_rate: float = 20.0  # requests started per second per host; 0 means unlimited
     allowed_networks: tuple[str, ...] = ()
     resolve: tuple[tuple[str, str, int], ...] = ()  # (host glob, ip, port)
+    respect_tdmrep: bool = True  # refuse responses carrying `tdm-reservation: 1`
 
 
 @dataclass
@@ -265,6 +267,8 @@ class Fetcher:
                 )
             if opted_out(resp.headers.getlist("X-Robots-Tag")):
                 raise _Failure(Reason.OPTED_OUT, "X-Robots-Tag", resp.status)
+            if self.cfg.respect_tdmrep and tdm_reserved(resp.headers.getlist("tdm-reservation")):
+                raise _Failure(Reason.TDM_RESERVATION, "tdm-reservation: 1", resp.status)
             declared = resp.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > self.cfg.max_bytes:
                 raise _Failure(Reason.TOO_LARGE, f"Content-Length {declared}", resp.status)

@@ -57,6 +57,7 @@ EXPECTED = {
     "/reset": "connection_error",
     "/tiny.png": "too_small",
     "/wide.jpg": "bad_aspect",
+    "/tdm-reserved.jpg": "consent/tdm_reservation",
     "/header-drip": "total_timeout",
     "/slow-redirect-chain": "total_timeout",
     "/redirect-v4-compatible": "blocked_address",
@@ -245,6 +246,11 @@ _ROUTES = {
         path: lambda h, s, n, ip=ip: h._redirect(f"http://[{ip}]:{s.server_address[1]}/ok.jpg")
         for path, ip in _V6_TARGETS.items()
     },
+    "/tdm-reserved.jpg": _r("jpeg", tdm_reservation="1"),
+    "/.well-known/tdmrep.json": lambda h, s, n: h._send(200, b'[{"location": ', "application/json"),
+    "/robots.txt": lambda h, s, n: h._send(
+        200, b"User-agent: *\nDisallow: /\x00\xff\n" * 3, "text/plain"
+    ),
 }
 
 

@@ -12,7 +12,7 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
-__all__ = ["extract_images", "decode_html"]
+__all__ = ["extract_images", "extract_page", "decode_html"]
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-:.]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-:.]+)", re.I)
@@ -81,6 +81,7 @@ class _ImageParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.base = page_url
         self.images: list[tuple[str, str]] = []
+        self.metas: list[tuple[str, str]] = []  # (name, content) of named <meta> tags
         self._picture_sources: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -93,6 +94,8 @@ class _ImageParser(HTMLParser):
             self._picture_sources.append(_best_srcset(a["srcset"]))
         elif tag == "img":
             self._add_img(a)
+        elif tag == "meta" and a.get("name"):
+            self.metas.append((a["name"], a.get("content", "")))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "picture":
@@ -109,12 +112,19 @@ class _ImageParser(HTMLParser):
                 self.images.append((urljoin(self.base, src), alt))
 
 
-def extract_images(body: bytes, page_url: str, content_type: str = "") -> list[tuple[str, str]]:
-    """All (absolute image URL, alt text) pairs of a page, in document order."""
+def extract_page(
+    body: bytes, page_url: str, content_type: str = ""
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(image URL, alt) pairs in document order, and the (name, content) meta tags of a page."""
     parser = _ImageParser(page_url)
     try:
         parser.feed(decode_html(body, content_type))
         parser.close()
     except Exception:  # malformed markup: keep what was parsed so far
         pass
-    return parser.images
+    return parser.images, parser.metas
+
+
+def extract_images(body: bytes, page_url: str, content_type: str = "") -> list[tuple[str, str]]:
+    """All (absolute image URL, alt text) pairs of a page, in document order."""
+    return extract_page(body, page_url, content_type)[0]

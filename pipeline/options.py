@@ -18,6 +18,7 @@ from pipeline.langid import BACKENDS
 from pipeline.netpolicy import DEFAULT_USER_AGENT, parse_resolve
 from pipeline.read import FORMATS, ReadConfig
 from pipeline.resize import RESIZE_MODES
+from pipeline.safetyoptions import add_safety_args, consent_config, safety_config
 from pipeline.text import TextConfig, load_list
 
 __all__ = ["WitOptions", "BuildConfig", "build_config"]
@@ -157,6 +158,7 @@ class WitOptions(PipelineOptions):
             help="Largest original aspect ratio kept.",
         )
         add("--download_threads", type=int, default=16, help="Concurrent downloads per worker.")
+        add_safety_args(parser, _bool)
         add("--reject_files", type=int, default=1, help="Number of rejects parquet files.")
         add(
             "--resume",
@@ -193,6 +195,7 @@ class BuildConfig:
         text = config["text"]
         for name in ("blocked_words", "blocked_domains"):  # sets: record them sorted
             text[name] = sorted(text[name])
+        config["download"]["safety"] = self.download.safety.to_json()  # list sizes, no hashes
         return config
 
 
@@ -231,6 +234,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         allowed_networks=_split_csv(o.allowed_networks),
         resolve=parse_resolve(o.resolve),
         pool_size=o.download_threads,
+        respect_tdmrep=o.respect_tdmrep,
     )
     image = ImageConfig(
         image_size=o.image_size,
@@ -254,10 +258,17 @@ def build_config(options: PipelineOptions) -> BuildConfig:
             o.caption_col,
             fetch=fetch,
             paths_prefix=o.paths_prefix,
+            consent=consent_config(o),
         ),
         queries=o.queries,
         output=o.output.rstrip("/"),
-        download=DownloadConfig(fetch=fetch, image=image, threads=o.download_threads),
+        download=DownloadConfig(
+            fetch=fetch,
+            image=image,
+            threads=o.download_threads,
+            safety=safety_config(o),
+            consent=consent_config(o),
+        ),
         max_per_query=o.max_per_query,
         balance=o.balance,
         samples_per_shard=o.samples_per_shard,

@@ -14,15 +14,16 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import storage
+from pipeline.consent import ConsentConfig, page_refusal, refuse_all, wat_refusal
 from pipeline.fetch import FetchConfig, Fetcher
-from pipeline.htmlimages import extract_images
+from pipeline.htmlimages import extract_page
 from pipeline.pages import RobotsCache, read_page
 from pipeline.readguard import (
     Truncated,
@@ -58,6 +59,7 @@ class ReadConfig:
     caption_col: str = "caption"
     fetch: FetchConfig | None = None  # for `pages`: how page URLs are fetched
     paths_prefix: str = "s3://commoncrawl/"  # for Common Crawl `*.paths.gz` inputs
+    consent: ConsentConfig = field(default_factory=ConsentConfig)  # page-level opt-outs
 
 
 def expand_input(pattern: str, paths_prefix: str = "s3://commoncrawl/") -> list[str]:
@@ -118,8 +120,11 @@ def _wat_links(payload: dict) -> tuple[str, str, list[dict]]:
     return target, base or target, html_meta.get("Links", []) or []
 
 
-def read_wat(path: str) -> Iterator[Record]:
-    """Yield one candidate per `IMG@/src` link (URL resolved against the page) in a WAT file."""
+def read_wat(path: str, consent: ConsentConfig | None = None) -> Iterator[Record]:
+    """Yield one candidate per `IMG@/src` link (URL resolved against the page) in a WAT file.
+
+    Candidates of a page that opts out (robots meta, tdm-reservation header) are rejected here.
+    """
     name = os.path.basename(path)
     try:
         for offset, _rec, body in _iter_warc_records(path, "metadata"):
@@ -127,21 +132,24 @@ def read_wat(path: str) -> Iterator[Record]:
             try:
                 payload = json.loads(body)
                 page, base, links = _wat_links(payload)
+                refusal = wat_refusal(payload, consent)
             except Exception as err:  # also RecursionError on deeply nested JSON
                 yield _malformed(source, f"{type(err).__name__}: {err}")
                 continue
-            for link in links:
-                if not isinstance(link, dict) or link.get("path") != "IMG@/src":
-                    continue
-                url = urljoin(base, str(link.get("url", "")).strip())
-                yield Record(
-                    url=url, caption=str(link.get("alt", "")), page_url=page, source=source
-                )
+            yield from refuse_all(_wat_records(links, base, page, source), refusal)
     except Exception as err:  # a truncated or corrupt file: record it, keep the job going
         yield failure(path, err)
 
 
-def read_warc(path: str) -> Iterator[Record]:
+def _wat_records(links: list, base: str, page: str, source: str) -> Iterator[Record]:
+    for link in links:
+        if not isinstance(link, dict) or link.get("path") != "IMG@/src":
+            continue
+        url = urljoin(base, str(link.get("url", "")).strip())
+        yield Record(url=url, caption=str(link.get("alt", "")), page_url=page, source=source)
+
+
+def read_warc(path: str, consent: ConsentConfig | None = None) -> Iterator[Record]:
     """Yield one candidate per `<img>` in each HTML response of a WARC file."""
     name = os.path.basename(path)
     try:
@@ -151,8 +159,13 @@ def read_warc(path: str) -> Iterator[Record]:
             if "html" not in ctype.lower():
                 continue
             page = rec.rec_headers.get_header("WARC-Target-URI")  # type: ignore[attr-defined]
-            for url, alt in extract_images(body, page, ctype):
-                yield Record(url=url, caption=alt, page_url=page, source=f"{name}#{offset}")
+            images, metas = extract_page(body, page, ctype)
+            refusal = page_refusal(dict(headers.headers) if headers else {}, metas, consent)
+            records = (
+                Record(url=url, caption=alt, page_url=page, source=f"{name}#{offset}")
+                for url, alt in images
+            )
+            yield from refuse_all(records, refusal)
     except Exception as err:
         yield failure(path, err)
 
@@ -225,9 +238,9 @@ def read_table(path: str, fmt: str, cfg: ReadConfig) -> Iterator[Record]:
 def read_file(path: str, cfg: ReadConfig) -> Iterator[Record]:
     """Dispatch to the reader of `cfg.input_format` (through `readguard.guard`)."""
     if cfg.input_format == "wat":
-        return guard(path, read_wat(path))
+        return guard(path, read_wat(path, cfg.consent))
     if cfg.input_format == "warc":
-        return guard(path, read_warc(path))
+        return guard(path, read_warc(path, cfg.consent))
     return guard(path, read_table(path, cfg.input_format, cfg))
 
 
@@ -245,8 +258,8 @@ class _ReadFileFn(beam.DoFn):
 
 
 class _FetchPagesFn(beam.DoFn):
-    def __init__(self, cfg: FetchConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: FetchConfig, consent: ConsentConfig | None = None) -> None:
+        self.cfg, self.consent = cfg, consent
         self.pages = Metrics.counter("read", "pages")
 
     def setup(self) -> None:
@@ -255,7 +268,9 @@ class _FetchPagesFn(beam.DoFn):
 
     def process(self, page: tuple[str, str]) -> Iterator[Record]:
         self.pages.inc()
-        yield from guard(page[1], read_page(page[0], self.fetcher, self.robots, page[1]))
+        yield from guard(
+            page[1], read_page(page[0], self.fetcher, self.robots, page[1], self.consent)
+        )
 
 
 class ReadCandidates(beam.PTransform):
@@ -280,5 +295,6 @@ class ReadCandidates(beam.PTransform):
             files
             | "ReadPageLists" >> beam.FlatMap(read_page_list)
             | "SpreadPages" >> beam.Reshuffle()
-            | "FetchPages" >> beam.ParDo(_FetchPagesFn(self.cfg.fetch or FetchConfig()))
+            | "FetchPages"
+            >> beam.ParDo(_FetchPagesFn(self.cfg.fetch or FetchConfig(), self.cfg.consent))
         )

@@ -28,7 +28,7 @@ from pipeline.text import display_text
 
 __all__ = ["CardData", "load_card_data", "render_html", "write_report", "register"]
 
-_COLUMNS = ["key", "caption", "queries", "language", "original_width", "original_height"]
+_COLUMNS = ["key", "caption", "queries", "language", "original_width", "original_height", "punsafe"]
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:2em auto;color:#222}
 table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.plot{display:flex;flex-wrap:wrap;gap:16px}
@@ -97,7 +97,8 @@ def load_card_data(output: str, thumbnails: int = 24) -> CardData:
     shards_dir = storage.join(output, "shards")
     for shard in data.manifest.get("shards", []):
         table = storage.read_bytes(storage.join(shards_dir, shard["parquet"]))
-        data.rows += pq.read_table(io.BytesIO(table), columns=_COLUMNS).to_pylist()
+        columns = [c for c in _COLUMNS if c in pq.read_schema(io.BytesIO(table)).names]
+        data.rows += pq.read_table(io.BytesIO(table), columns=columns).to_pylist()
     for shard in data.manifest.get("shards", []):
         if len(data.thumbs) >= thumbnails:
             break
@@ -156,6 +157,13 @@ def _grid(thumbs: list[tuple[bytes, str, str]]) -> str:
     return f'<div class="grid">{items}</div>'
 
 
+def _safety(data: CardData) -> str:
+    from pipeline.safetyreport import safety_section
+
+    policy = data.manifest.get("config", {}).get("download", {}).get("safety", {})
+    return safety_section(data.summary, policy, data.rows)
+
+
 def render_html(data: CardData) -> str:
     """The card as one HTML page (plots and thumbnails embedded; web text escaped)."""
     title = f"Dataset card: {data.output}"
@@ -165,6 +173,7 @@ def render_html(data: CardData) -> str:
         f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
         _overview(data),
         *(f"<h2>{html.escape(n)}</h2>{svg}" for n, svg in _plots(data)),
+        f"<h2>Safety and consent</h2>{_safety(data)}",
         f"<h2>Samples ({len(data.thumbs)}, first shards)</h2>{_grid(data.thumbs)}",
         f"<p><small>{html.escape(versions)}</small></p></body></html>\n",
     ]

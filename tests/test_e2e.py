@@ -188,3 +188,17 @@ def test_train_on_demo_shards_without_excluded_keys(demo_runs, tmp_path):
                  "--batch-size", "32", "--steps-per-epoch", "6", "--workers", "0", "--device", "cpu"])  # fmt: skip
     assert "zeroshot_top1" in proc.stdout  # the end-of-epoch evaluation on the held-out shard
     assert glob.glob(f"{run}/checkpoints/*.pt") and os.path.exists(f"{run}/tokenizer.json")
+
+
+def test_demo_card_shows_safety_and_the_planted_listed_image(demo_runs):
+    out = demo_runs[0][0]
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    safety = summary["safety"]
+    assert safety["hash_blocklist"] == 1 == summary["drops"]["safety"]["hash_blocklist"]
+    assert safety["consent_refused"] == sum(safety["consent"].values()) > 0
+    assert {"consent/robots_meta", "consent/robots_txt", "consent/tdmrep_json",
+            "consent/tdm_reservation"} <= set(safety["consent"])  # fmt: skip
+    assert safety["kept_scored"] == summary["kept"]
+    card = open(os.path.join(out, "report.html")).read()
+    assert "Safety and consent" in card and "Unsafe-content scores" in card
+    assert "listed-0" not in card and "planted listed image 0" not in card
