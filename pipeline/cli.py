@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_logging()  # before the plugins import Beam
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    command = next((a for a in argv if not a.startswith("-")), "")
-    prog = f"wit {command}" if command in _commands(parser) else "wit"
-    return run_cli(lambda: _dispatch(parser, argv), prog)
+    return run_cli(lambda: _dispatch(parser, argv), _leaf(parser, argv).prog)
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -65,6 +63,8 @@ def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPar
 def _leaf(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
     """The (sub)parser that handles the options of `argv` (`wit queries count` -> count's)."""
     for arg in argv:
+        if arg.startswith("-"):
+            continue
         parser = _commands(parser).get(arg, parser)
     return parser
 

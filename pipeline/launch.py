@@ -15,7 +15,7 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
-from pipeline.preflight import check_file, check_matches, check_output, check_queries
+from pipeline.preflight import check_file, check_format, check_matches, check_output, check_queries
 from pipeline.usage import UsageError, respell, unknown_flag_message
 
 __all__ = ["beam_parser", "check_beam_args", "prepare_build", "check_build"]
@@ -63,7 +63,8 @@ def check_build(cfg: Any) -> None:
     from pipeline.read import expand_input
 
     patterns = [p.strip() for p in cfg.read.input.split(",") if p.strip()]
-    check_matches(patterns, "--input", lambda p: expand_input(p, cfg.read.paths_prefix))
+    paths = check_matches(patterns, "--input", lambda p: expand_input(p, cfg.read.paths_prefix))
+    check_format(paths[0], cfg.read.input_format)
     check_queries(cfg.queries)
     check_output(cfg.output, "--output")
 

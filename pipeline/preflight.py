@@ -163,3 +163,54 @@ def _cat(urls: list[str]) -> int:
             raise UsageError(f"{url}: not an s3://BUCKET/KEY URL")
         check_file(url, "object")
     return s3.cat(urls)
+
+
+_SNIFF_BYTES = 1 << 18  # the first records of a WARC/WAT (after the warcinfo) fit in 256 KiB
+
+
+def sniff_format(path: str) -> str:
+    """What the start of `path` looks like: 'wat', 'warc', 'wet', 'parquet' or '' (unknown)."""
+    with storage.open_read(path) as f:
+        head = f.read(_SNIFF_BYTES)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\x1f\x8b"):
+        head = _gunzip_head(head)
+    if not head.startswith(b"WARC/"):
+        return ""
+    for kind, marker in (
+        ("warc", b"WARC-Type: response"),
+        ("wet", b"WARC-Type: conversion"),
+        ("wat", b"WARC-Type: metadata"),
+    ):
+        if marker in head and (kind != "wat" or b'"Envelope"' in head):
+            return kind
+    return ""
+
+
+def _gunzip_head(raw: bytes) -> bytes:
+    """What the complete gzip members (one per WARC record) at the start of `raw` hold."""
+    import zlib
+
+    out = b""
+    while raw.startswith(b"\x1f\x8b") and len(out) < _SNIFF_BYTES:
+        member = zlib.decompressobj(31)
+        try:
+            out += member.decompress(raw, _SNIFF_BYTES)
+        except zlib.error:
+            break
+        raw = member.unused_data
+    return out
+
+
+def check_format(path: str, expected: str, flag: str = "--input_format") -> None:
+    """Raise if the first input file is plainly of another format than `expected`."""
+    if expected == "pages":
+        return
+    try:
+        found = sniff_format(path)
+    except OSError as err:
+        raise UsageError(f"--input {path}: cannot be read ({_reason(err)})") from None
+    if found and found != expected:
+        hint = "" if found == "wet" else f" (use {flag} {found})"
+        raise UsageError(f"{flag} {expected}: {path} looks like a {found.upper()} file{hint}")
