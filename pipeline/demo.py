@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 from pipeline import storage
-from pipeline.accounting import format_summary
 from pipeline.sampleweb import SampleWebConfig, generate
 from pipeline.usage import at_least
 
@@ -110,6 +109,8 @@ def _check(out: str, extra: list[str]) -> None:
 
 
 def _main(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline.accounting import format_summary
+
     out = args.out.rstrip("/") if storage.is_s3(args.out) else os.path.abspath(args.out)
     _check(out, extra)
     start = time.monotonic()

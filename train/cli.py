@@ -96,10 +96,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def _handler(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the trainer from parsed flags."""
     from train.launch import check_train
-    from train.loop import train
 
     cfg = config_from_args(args)
-    check_train(cfg, args.shards)
+    check_train(cfg, args.shards)  # before torch is imported: a mistake is reported at once
+    from train.loop import train
+
     summary = train(cfg)
     if summary.get("history"):
         print(json.dumps(summary["history"][-1], sort_keys=True))
