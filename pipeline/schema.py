@@ -67,6 +67,8 @@ class Reason:
     DNS_FAILURE = "dns_failure"
     HTTP_5XX = "http_5xx"  # 4xx statuses are recorded exactly: "http_404", "http_429", ...
     CONNECT_TIMEOUT = "connect_timeout"
+    CONNECTION_REFUSED = "connection_refused"
+    UNREACHABLE = "unreachable"  # no route to the network or host
     READ_TIMEOUT = "read_timeout"
     TOTAL_TIMEOUT = "total_timeout"
     CONNECTION_ERROR = "connection_error"
