@@ -57,6 +57,7 @@ def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Recor
         original_width=img.original_width,
         original_height=img.original_height,
         sha256=img.sha256,
+        exif=img.exif,
         http_status=result.status,
     )
 

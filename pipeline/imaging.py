@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from pipeline.resize import resize, target_size
+from pipeline.exif import exif_json
 from pipeline.schema import Reason
 
 __all__ = [
@@ -61,6 +62,7 @@ class ProcessedImage:
     original_height: int
     mime: str
     sha256: str
+    exif: str = "{}"  # img2dataset's `exif` column: JSON of the original's EXIF tags
 
 
 class ImageRejected(Exception):
@@ -187,6 +189,7 @@ def process_image(body: bytes, cfg: ImageConfig) -> ProcessedImage:
     img = _open_checked(body, cfg)
     original_w, original_h = img.size
     _validate_size(original_w, original_h, cfg)
+    exif = exif_json(img)
     rgb = resize(_decode(img, cfg), cfg.image_size, cfg.resize_mode, cfg.resize_only_if_bigger)
     return ProcessedImage(
         jpeg=_encode(rgb, cfg),
@@ -197,4 +200,5 @@ def process_image(body: bytes, cfg: ImageConfig) -> ProcessedImage:
         original_height=original_h,
         mime=mime,
         sha256=hashlib.sha256(body).hexdigest(),
+        exif=exif,
     )

@@ -115,6 +115,7 @@ class Record:
     original_width: int = 0
     original_height: int = 0
     sha256: str = ""  # of the downloaded (original) bytes
+    exif: str = "{}"  # JSON of the original's EXIF tags (img2dataset's `exif` column)
     http_status: int = 0
     # Drop fields (set when the record is rejected).
     stage: str = ""
@@ -145,6 +146,7 @@ class Record:
             "height": self.height,
             "original_width": self.original_width,
             "original_height": self.original_height,
+            "exif": self.exif,
             "sha256": self.sha256,
             "mime": self.mime,
             "query_ids": list(self.query_ids),
