@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
-from pipeline.resize import resize, target_size
 from pipeline.exif import exif_json
+from pipeline.resize import resize, target_size
 from pipeline.schema import Reason
 
 __all__ = [
