@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_DATA
 
 BIN = os.path.dirname(sys.executable)
 ENTRY = {
@@ -73,6 +73,10 @@ CASES = [
     ("image-size-0", "runner", _build("--image_size=0"), "--image_size: must be an integer >= 16", False),
     ("reject-files-negative", "runner", _build("--reject_files=-3"), "--reject_files: must be an integer >= 1, got '-3'", False),
     ("encode-quality-101", "runner", _build("--encode_quality=101"), "--encode_quality: must be an integer >= 1 and <= 100", False),
+    ("dash-spelling-is-an-alias", "runner", _build("--samples-per-shard=0"), "--samples_per_shard: must be an integer >= 1", False),
+    ("real-cc-warc-read-as-wat", "runner", _build("--input={cc}/whirlwind.warc.gz"), "looks like a WARC file (use --input_format warc)", False),
+    ("real-cc-wet-read-as-wat", "runner", _build("--input={cc}/whirlwind.warc.wet.gz"), "looks like a WET file", False),
+    ("queries-count-unknown-beam-flag", "wit", ["queries", "count", "--wikipedia-dump={t}/empty.txt", "--out={t}/out", "--runnr=DirectRunner"], "unknown option --runnr (did you mean --runner?)", False),
     ("not-a-number", "runner", _build("--max_per_query=lots"), "--max_per_query: must be an integer >= 1, got 'lots'", False),
     ("bool-not-a-bool", "runner", _build("--dedup_images=maybe"), "--dedup_images: must be true or false, got 'maybe'", False),
     ("stray-argument", "runner", _build("stray"), "unexpected argument 'stray'", False),
@@ -146,8 +150,12 @@ def _env(s3: object, endpoint: str) -> dict[str, str]:
 def test_mistake_fails_loud(request, workdir, small_web, name, entry, args, says, s3):
     endpoint = request.getfixturevalue("s3_bucket") if s3 is True else ""
 
+    cc = os.path.join(SHARED_DATA, "commoncrawl")
+    if any("{cc}" in a for a in args) and not os.path.isdir(cc):
+        pytest.skip("no shared Common Crawl sample")
+
     def fill(text: str) -> str:
-        return text.replace("{t}", workdir).replace("{web}", small_web)
+        return text.replace("{t}", workdir).replace("{web}", small_web).replace("{cc}", cc)
 
     argv = ENTRY[entry] + [fill(a) for a in args]
     before = set(glob.glob(os.path.join(workdir, "**"), recursive=True))
