@@ -30,7 +30,9 @@ class _StrictParser(_BeamArgumentParser):
 
 def beam_parser() -> argparse.ArgumentParser:
     """A parser holding every option of every `PipelineOptions` subclass imported so far."""
-    import pipeline.options  # noqa: F401 - registers WitOptions
+    import pipeline.build  # noqa: F401 - imports every PipelineOptions subclass of the build
+    import pipeline.faults  # noqa: F401 - FaultOptions
+    import pipeline.progress  # noqa: F401 - RunOptions
 
     parser = _StrictParser(allow_abbrev=False, add_help=False)
     classes = {str(cls): cls for cls in PipelineOptions.__subclasses__()}
