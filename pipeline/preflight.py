@@ -44,8 +44,8 @@ def s3_problem(url: str) -> str:
         code = str(err.response.get("Error", {}).get("Code", ""))
         if code in ("404", "NoSuchBucket"):
             return f"bucket {bucket!r} does not exist at {endpoint}"
-        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return f"access to bucket {bucket!r} denied at {endpoint} (check the credentials)"
+        if code in ("403", "AccessDenied"):  # it exists; a role may read keys it cannot list
+            return ""
         return f"bucket {bucket!r} at {endpoint}: {code or err}"
     except BotoCoreError as err:
         return f"S3 endpoint {endpoint} not reachable for bucket {bucket!r}: {err}"
@@ -89,8 +89,15 @@ def check_matches(patterns: Iterable[str], flag: str, expand=storage.glob) -> li
 def check_file(path: str, flag: str) -> None:
     """Raise unless `path` is an existing, readable file (or S3 object)."""
     if storage.is_s3(path):
+        from botocore.exceptions import ClientError
+
         check_s3(path, flag)
-        if not storage.exists(path):
+        try:
+            found = storage.size(path) is not None
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            raise UsageError(f"{flag} {path}: cannot be read ({code or err})") from None
+        if not found:
             raise UsageError(f"{flag} {path}: no such object")
         return
     if os.path.isdir(path):
