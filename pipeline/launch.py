@@ -83,6 +83,24 @@ def _read_blocklists(options: PipelineOptions) -> None:
             check_file(path, flag)
 
 
+def _check_runner(options: PipelineOptions) -> None:
+    """A `--runner` Beam can create (name known, its extra installed)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.runner import create_runner
+
+    name = options.view_as(StandardOptions).runner
+    if not name or not isinstance(name, str):
+        return
+    try:
+        create_runner(name)
+    except ValueError as err:
+        raise UsageError(f"--runner {name}: {err}") from None
+    except ImportError as err:
+        raise UsageError(
+            f"--runner {name} needs a Beam extra that is not installed ({err})"
+        ) from None
+
+
 def prepare_build(argv: list[str]) -> tuple[PipelineOptions, Any]:
     """Parse and check a build's arguments; returns (Beam options, BuildConfig)."""
     from pipeline import storage
@@ -90,6 +108,7 @@ def prepare_build(argv: list[str]) -> tuple[PipelineOptions, Any]:
 
     args = check_beam_args(list(argv))
     options = PipelineOptions(args)
+    _check_runner(options)
     _read_blocklists(options)
     cfg = build_config(options)
     if cfg.s3_endpoint_url:

@@ -79,6 +79,7 @@ CASES = [
     ("queries-count-unknown-beam-flag", "wit", ["queries", "count", "--wikipedia-dump={t}/empty.txt", "--out={t}/out", "--runnr=DirectRunner"], "unknown option --runnr (did you mean --runner?)", False),
     ("fail-stages-unknown-stage", "runner", _build("--fail_stages=downlod"), "--fail_stages: unknown stage 'downlod'", False),
     ("fail-fraction-above-1", "runner", _build("--fail_fraction=2"), "--fail_fraction: must be a number >= 0 and <= 1", False),
+    ("runner-name-misspelt", "runner", _build("--runner=DataflwRunner"), "--runner DataflwRunner: Unexpected pipeline runner", False),
     ("not-a-number", "runner", _build("--max_per_query=lots"), "--max_per_query: must be an integer >= 1, got 'lots'", False),
     ("bool-not-a-bool", "runner", _build("--dedup_images=maybe"), "--dedup_images: must be true or false, got 'maybe'", False),
     ("stray-argument", "runner", _build("stray"), "unexpected argument 'stray'", False),
