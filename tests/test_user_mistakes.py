@@ -170,6 +170,7 @@ def test_mistake_fails_loud(request, workdir, small_web, name, entry, args, says
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert len(lines) == 1, proc.stderr
     assert fill(says) in lines[0], lines[0]
+    print(lines[0].replace(workdir, "T").replace(small_web, "WEB"))  # the message, for `-rP`
     after = set(glob.glob(os.path.join(workdir, "**"), recursive=True))
     assert after == before, f"left behind: {sorted(after - before)}"
 
