@@ -31,9 +31,12 @@ def _print_help() -> None:
 def _build(argv: list[str]) -> int:
     from pipeline.accounting import format_summary
     from pipeline.build import run
+    from pipeline.usage import UsageError
 
     summary = run(argv)
     print(format_summary(summary))
+    if not summary["input"]:  # files that hold nothing of the format asked for: not a dataset
+        raise UsageError("no candidate read from --input: its files hold no record of that format")
     return 0 if summary["balanced"] else 1
 
 

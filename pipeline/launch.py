@@ -15,6 +15,7 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
+from pipeline.faults import fault_config
 from pipeline.preflight import check_file, check_format, check_matches, check_output, check_queries
 from pipeline.usage import UsageError, respell, unknown_flag_message
 
@@ -109,6 +110,12 @@ def prepare_build(argv: list[str]) -> tuple[PipelineOptions, Any]:
     args = check_beam_args(list(argv))
     options = PipelineOptions(args)
     _check_runner(options)
+    try:
+        faults = fault_config(options)  # its stage names and fraction
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if faults.max_attempts < 1:
+        raise UsageError(f"--fault_max_attempts must be >= 1, got {faults.max_attempts}")
     _read_blocklists(options)
     cfg = build_config(options)
     if cfg.s3_endpoint_url:

@@ -176,13 +176,15 @@ _SNIFF_BYTES = 1 << 18  # the first records of a WARC/WAT (after the warcinfo) f
 
 
 def sniff_format(path: str) -> str:
-    """What the start of `path` looks like: 'wat', 'warc', 'wet', 'parquet' or '' (unknown)."""
+    """What the start of `path` looks like: 'wat', 'warc', 'wet', 'parquet', 'empty' or ''."""
     with storage.open_read(path) as f:
         head = f.read(_SNIFF_BYTES)
     if head.startswith(b"PAR1"):
         return "parquet"
     if head.startswith(b"\x1f\x8b"):
         head = _gunzip_head(head)
+    if not head.strip():
+        return "empty"
     if not head.startswith(b"WARC/"):
         return ""
     for kind, marker in (
@@ -218,6 +220,8 @@ def check_format(path: str, expected: str, flag: str = "--input_format") -> None
         found = sniff_format(path)
     except OSError as err:
         raise UsageError(f"--input {path}: cannot be read ({_reason(err)})") from None
+    if found == "empty":
+        raise UsageError(f"--input {path}: is empty")
     if found and found != expected:
         hint = "" if found == "wet" else f" (use {flag} {found})"
         raise UsageError(f"{flag} {expected}: {path} looks like a {found.upper()} file{hint}")
