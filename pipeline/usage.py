@@ -117,7 +117,9 @@ def with_range(kwargs: dict[str, Any]) -> dict[str, Any]:
         and help_text is not argparse.SUPPRESS
         and "Allowed:" not in help_text
     ):
-        kwargs["help"] = f"{kwargs.get('help') or ''} Allowed: {kind.describe()}.".strip()
+        text = help_text.rstrip()
+        text += "" if not text or text.endswith(".") else "."
+        kwargs["help"] = f"{text} Allowed: {kind.describe()}.".strip()
     if "help" not in kwargs and kwargs.get("default") not in (None, False):
         kwargs["help"] = "(default: %(default)s)"
     return kwargs
