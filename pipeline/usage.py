@@ -14,6 +14,7 @@ import argparse
 import difflib
 import ipaddress
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -30,6 +31,9 @@ __all__ = [
     "run_cli",
     "quiet_logging",
 ]
+
+
+_FLAG = re.compile(r"--[A-Za-z][\w-]*")  # what a long option looks like (not SQL's `-- comment`)
 
 
 class UsageError(ValueError):
@@ -171,8 +175,18 @@ class Parser(argparse.ArgumentParser):
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
         """Parse with either spelling of every long flag accepted."""
-        args = sys.argv[1:] if args is None else list(args)
-        return super().parse_known_args(respell(args, self._option_string_actions), namespace)
+        args = respell(sys.argv[1:] if args is None else list(args), self._option_string_actions)
+        if not self._defaults.get("accepts_extra") and not self._subparsers:
+            self._refuse_unknown(args)  # before argparse's "required" check hides a typo
+        return super().parse_known_args(args, namespace)
+
+    def _refuse_unknown(self, args: list[str]) -> None:
+        for arg in args:
+            if arg == "--":
+                return
+            flag = arg.partition("=")[0]
+            if _FLAG.fullmatch(flag) and flag not in self._option_string_actions:
+                self.error(unknown_flag_message(flag, self._option_string_actions))
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         """One line: `PROG: error: MESSAGE (see PROG --help)`, exit status 2."""

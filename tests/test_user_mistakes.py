@@ -46,7 +46,7 @@ CASES = [
     ("dedup-missing-shards", "wit", ["dedup", "--shards=/no/such/shards", "--eval=web={web}/evalset", "--out={t}/out"], "--shards /no/such/shards: no file matches", False),
     ("demo-output-for-out", "wit", ["demo", "--output", "{t}/out"], "--output is set by wit demo itself", False),
     ("demo-unknown-flag", "wit", ["demo", "--ot", "{t}/out"], "unknown option --ot (did you mean --out?)", False),
-    ("train-prefix-flag", "wit", ["train", "--shard", "{t}/shards/00000.tar", "--out", "{t}/out"], "required: --shards", False),
+    ("train-prefix-flag", "wit", ["train", "--shard", "{t}/shards/00000.tar", "--out", "{t}/out"], "unknown option --shard (did you mean --shards?)", False),
     ("train-s3-typo", "wit", ["train", "--shards=s3://wit-mistakes/typo/{00000..00002}.tar", "--out={t}/out"], "shard s3://wit-mistakes/typo/00000.tar does not exist", True),
     ("train-empty-glob", "wit", ["train", "--shards=/no/such/*.tar", "--out={t}/out"], "--shards /no/such/*.tar: no shard matches", False),
     ("runner-empty-glob", "runner", _build("--input=/no/such/*.wat.gz"), "--input /no/such/*.wat.gz: no file matches", False),
