@@ -211,7 +211,9 @@ def _row(
 def main() -> None:
     """Run both tools alternately and print the comparison table."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        allow_abbrev=False,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--img2dataset", default="img2dataset", help="img2dataset executable")
     parser.add_argument("--runs", type=int, default=3)

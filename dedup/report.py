@@ -1,14 +1,13 @@
 """The HTML overlap report: per-eval-set table, similarity histograms, matches side by side.
 
-Written by `run_dedup` as `report.html` (thumbnails inline as data URIs, histograms as PNG
-files beside it). Every piece of web or user text (captions, URLs, ids, labels, paths) goes
+Written by `run_dedup` as `report.html`, one self-contained file (thumbnails and histograms
+inline as data URIs: the page can be copied or mailed alone). Every piece of web or user text (captions, URLs, ids, labels, paths) goes
 through `html.escape`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 from collections.abc import Sequence
@@ -93,13 +92,12 @@ def _table(summaries: list[dict]) -> str:
 
 def _section(out: str, s: Any, n: int = 12) -> str:
     e = _esc
-    png = f"hist_{hashlib.sha1(s.name.encode()).hexdigest()[:10]}.png"
-    storage.write_bytes(storage.join(out, png), histogram_png(s.top1, s.threshold, s.name))
+    png = base64.b64encode(histogram_png(s.top1, s.threshold, s.name)).decode()
     top = sorted((r for r in s.rows if r["duplicate"]), key=lambda r: -r["similarity"])[:n]
     near = sorted(s.rows, key=lambda r: abs(r["similarity"] - s.threshold))[:n]
     parts = [
         f"<h2>{e(s.name)}</h2><p>source: {e(s.path)}</p>",
-        f'<img src="{png}" alt="similarity histogram">',
+        f'<img src="data:image/png;base64,{png}" alt="similarity histogram">',  # self-contained
         "<h3>Top matches</h3>" + ("".join(_pair(s, r) for r in top) or "<p>none</p>"),
         "<h3>Near the threshold</h3>" + ("".join(_pair(s, r) for r in near) or "<p>none</p>"),
     ]

@@ -80,6 +80,7 @@ def download_record(
         original_width=img.original_width,
         original_height=img.original_height,
         sha256=img.sha256,
+        exif=img.exif,
         http_status=result.status,
         **_safety_fields(img.safety),
     )

@@ -14,6 +14,7 @@ hold a thread past `total_timeout`; `Retry-After` is honoured on 429/503.
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from pipeline.netpolicy import (
 )
 from pipeline.schema import Reason
 
-__all__ = ["FetchConfig", "FetchResult", "Fetcher", "HostLimiter", "http_reason"]
+__all__ = ["FetchConfig", "FetchResult", "Fetcher", "HostLimiter", "http_reason", "connect_reason"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,27 @@ class _Failure(Exception):
     @property
     def retryable(self) -> bool:
         transient = (Reason.CONNECT_TIMEOUT, Reason.READ_TIMEOUT, Reason.CONNECTION_ERROR)
+        transient += (Reason.CONNECTION_REFUSED, Reason.UNREACHABLE)  # a restart, a route flap
         return self.reason in transient or self.status == 429 or self.status >= 500
+
+
+def connect_reason(err: BaseException) -> str:
+    """Why a connection was not made: refused, unreachable, timed out, or another error.
+
+    urllib3 raises `NewConnectionError` (a `ConnectTimeoutError` subclass) for every OSError of
+    `connect()`; the errno of the error it wraps tells them apart.
+    """
+    cause = err.__cause__ or err.__context__
+    code = getattr(cause, "errno", None)
+    if code == errno.ECONNREFUSED:
+        return Reason.CONNECTION_REFUSED
+    if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return Reason.UNREACHABLE
+    if isinstance(err, urllib3.exceptions.NewConnectionError) and not isinstance(
+        cause, TimeoutError
+    ):
+        return Reason.CONNECTION_ERROR
+    return Reason.CONNECT_TIMEOUT
 
 
 class HostLimiter:
@@ -251,8 +272,8 @@ class Fetcher:
                 "GET", path, headers=headers, redirect=False, retries=False,
                 preload_content=False, decode_content=False, timeout=timeout,
             )  # fmt: skip
-        except ConnectTimeoutError as err:
-            raise _Failure(Reason.CONNECT_TIMEOUT, str(err)) from err
+        except ConnectTimeoutError as err:  # NewConnectionError too: it subclasses it
+            raise _Failure(connect_reason(err), str(err)) from err
         except (TimeoutError, ReadTimeoutError) as err:
             raise _Failure(Reason.READ_TIMEOUT, str(err)) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:

@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from pipeline.exif import exif_json
 from pipeline.resize import resize, target_size
 from pipeline.schema import Reason
 
@@ -63,6 +64,7 @@ class ProcessedImage:
     mime: str
     sha256: str
     safety: object = None  # pipeline.safety.SafetyNotes when a guard inspected the image
+    exif: str = "{}"  # img2dataset's `exif` column: JSON of the original's EXIF tags
 
 
 class ImageRejected(Exception):
@@ -197,6 +199,7 @@ def process_image(body: bytes, cfg: ImageConfig, guard: Any = None) -> Processed
         decoded = _decode(img, cfg)
         guard.before_resize(decoded)
     _validate_size(original_w, original_h, cfg)
+    exif = exif_json(img)
     decoded = decoded or _decode(img, cfg)
     rgb = resize(decoded, cfg.image_size, cfg.resize_mode, cfg.resize_only_if_bigger)
     if guard is not None:
@@ -211,4 +214,5 @@ def process_image(body: bytes, cfg: ImageConfig, guard: Any = None) -> Processed
         mime=mime,
         sha256=hashlib.sha256(body).hexdigest(),
         safety=notes,
+        exif=exif,
     )

@@ -188,6 +188,9 @@ def write_report(output: str, path: str = "") -> str:
 
 
 def _main(args: Any, extra: list[str]) -> int:
+    from pipeline.preflight import check_file
+
+    check_file(storage.join(args.output.rstrip("/"), "summary.json"), "OUTPUT (a build's folder)")
     print(write_report(args.output.rstrip("/"), args.html or ""))
     return 0
 

@@ -332,8 +332,10 @@ def cat(urls: list[str], out: Any = None) -> int:
 
 
 if __name__ == "__main__":
+    from pipeline.preflight import cat_main
+
     try:
-        sys.exit(cat(sys.argv[1:]))
+        sys.exit(cat_main(sys.argv[1:]))
     except BrokenPipeError:  # the reader stopped early (e.g. took only the first sample)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)

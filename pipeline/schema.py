@@ -68,6 +68,8 @@ class Reason:
     DNS_FAILURE = "dns_failure"
     HTTP_5XX = "http_5xx"  # 4xx statuses are recorded exactly: "http_404", "http_429", ...
     CONNECT_TIMEOUT = "connect_timeout"
+    CONNECTION_REFUSED = "connection_refused"
+    UNREACHABLE = "unreachable"  # no route to the network or host
     READ_TIMEOUT = "read_timeout"
     TOTAL_TIMEOUT = "total_timeout"
     CONNECTION_ERROR = "connection_error"
@@ -120,6 +122,7 @@ class Record:
     original_width: int = 0
     original_height: int = 0
     sha256: str = ""  # of the downloaded original bytes (also when the stored image is blurred)
+    exif: str = "{}"  # JSON of the original's EXIF tags (img2dataset's `exif` column)
     http_status: int = 0
     # Safety fields (set by the image stage's checks, pipeline.safety).
     punsafe: float | None = None  # unsafe-content score in [0, 1]; None when not scored
@@ -154,6 +157,7 @@ class Record:
             "height": self.height,
             "original_width": self.original_width,
             "original_height": self.original_height,
+            "exif": self.exif,
             "sha256": self.sha256,
             "mime": self.mime,
             "query_ids": list(self.query_ids),

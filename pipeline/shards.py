@@ -66,6 +66,7 @@ _PARQUET_SCHEMA = pa.schema(
         ("height", pa.int64()),
         ("original_width", pa.int64()),
         ("original_height", pa.int64()),
+        ("exif", pa.string()),
         ("sha256", pa.string()),
         ("mime", pa.string()),
         ("page_url", pa.string()),
