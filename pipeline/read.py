@@ -15,7 +15,6 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -25,6 +24,8 @@ from pipeline.fetch import FetchConfig, Fetcher
 from pipeline.htmlimages import extract_images
 from pipeline.pages import RobotsCache, read_page
 from pipeline.schema import Reason, Record, Stage, reject
+from pipeline.warcgz import http_payload, iter_records
+from pipeline.watlinks import WAT_ERRORS, wat_images
 
 __all__ = [
     "ReadConfig",
@@ -82,50 +83,24 @@ def _malformed(source: str, detail: str) -> Record:
     )
 
 
-def _iter_warc_records(path: str, rec_type: str) -> Iterator[tuple[int, object, bytes]]:
-    """Yield (offset, record, body) for records of `rec_type`; bodies are read one at a time."""
-    from warcio.archiveiterator import ArchiveIterator
-
-    with contextlib.closing(storage.open_read(path)) as stream:
-        iterator = ArchiveIterator(stream, arc2warc=True)
-        for record in iterator:
-            if record.rec_type != rec_type:
-                continue
-            body = record.content_stream().read()  # before get_record_offset(), which skips it
-            yield iterator.get_record_offset(), record, body
-
-
-def _wat_links(payload: dict) -> tuple[str, str, list[dict]]:
-    envelope = payload["Envelope"]
-    target = envelope.get("WARC-Header-Metadata", {}).get("WARC-Target-URI", "")
-    html_meta = (
-        envelope.get("Payload-Metadata", {})
-        .get("HTTP-Response-Metadata", {})
-        .get("HTML-Metadata", {})
-    )
-    base = urljoin(target, html_meta.get("Head", {}).get("Base", "") or "")
-    return target, base or target, html_meta.get("Links", []) or []
-
-
 def read_wat(path: str) -> Iterator[Record]:
     """Yield one candidate per `IMG@/src` link (URL resolved against the page) in a WAT file."""
     name = os.path.basename(path)
     try:
-        for offset, _rec, body in _iter_warc_records(path, "metadata"):
-            source = f"{name}#{offset}"
+        for rec in iter_records(path):
+            source = f"{name}#{rec.offset}"
+            if rec.error:
+                yield _malformed(source, rec.error)
+                continue
+            if rec.rec_type != "metadata":
+                continue
             try:
-                payload = json.loads(body)
-                page, base, links = _wat_links(payload)
-            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                page, images = wat_images(rec.block)
+            except WAT_ERRORS as err:
                 yield _malformed(source, f"{type(err).__name__}: {err}")
                 continue
-            for link in links:
-                if not isinstance(link, dict) or link.get("path") != "IMG@/src":
-                    continue
-                url = urljoin(base, str(link.get("url", "")).strip())
-                yield Record(
-                    url=url, caption=str(link.get("alt", "")), page_url=page, source=source
-                )
+            for url, alt in images:
+                yield Record(url=url, caption=alt, page_url=page, source=source)
     except Exception as err:  # a truncated or corrupt file: record it, keep the job going
         yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
 
@@ -134,14 +109,18 @@ def read_warc(path: str) -> Iterator[Record]:
     """Yield one candidate per `<img>` in each HTML response of a WARC file."""
     name = os.path.basename(path)
     try:
-        for offset, rec, body in _iter_warc_records(path, "response"):
-            headers = rec.http_headers  # type: ignore[attr-defined]
-            ctype = headers.get_header("Content-Type", "") if headers else ""
+        for rec in iter_records(path):
+            source = f"{name}#{rec.offset}"
+            if rec.error:
+                yield _malformed(source, rec.error)
+                continue
+            if rec.rec_type != "response":
+                continue
+            page, ctype, body = http_payload(rec)
             if "html" not in ctype.lower():
                 continue
-            page = rec.rec_headers.get_header("WARC-Target-URI")  # type: ignore[attr-defined]
             for url, alt in extract_images(body, page, ctype):
-                yield Record(url=url, caption=alt, page_url=page, source=f"{name}#{offset}")
+                yield Record(url=url, caption=alt, page_url=page, source=source)
     except Exception as err:
         yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
 
