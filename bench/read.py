@@ -11,7 +11,9 @@ gives medians) and its peak resident memory:
 - `gunzip (zlib)` and `gunzip (ISA-L)`: plain decompression of the same file, the floor;
 - `cc2dataset`: its own per-file function, `process_wat(path, "image_only")` (every `IMG@/src`,
   as ours reads them), and with its default `"image"` (only links with alt text);
-- `ours, WAT` and `ours, WARC`: `pipeline.read.read_wat` / `read_warc`, yielding `Record`s.
+- `ours, WAT` and `ours, WARC`: `pipeline.read.read_wat` / `read_warc`, yielding `Record`s,
+  with two rows before them that show where the WAT reader's time goes: the record layer alone
+  (`pipeline.warcgz`), then with the JSON and URL work (`pipeline.watlinks`) but no `Record`s.
 Then the (url, alt) pairs of ours and cc2dataset on the WAT file are compared and every
 difference is put in a class with its reason.
 """
@@ -54,6 +56,14 @@ _ISAL = _GUNZIP.format(imp="from isal import igzip", mod="igzip")
 _CC2D_SETUP = "from cc2dataset.main import process_wat\nfrom loguru import logger\nlogger.remove()"
 _CC2D = "sum(1 for _ in process_wat(path, {mode!r}))"
 _OURS = "sum(1 for r in read_{kind}(path) if not r.rejected)"
+_STEPS_SETUP = "from pipeline.warcgz import iter_records\nfrom pipeline.watlinks import wat_images"
+_STEPS = [
+    ("ours, WAT: records only (inflate + WARC headers)", "sum(0 for _ in iter_records(path))"),
+    (
+        "ours, WAT: + JSON and URLs, no `Record`s",
+        "sum(len(wat_images(r.block)[1]) for r in iter_records(path) if r.rec_type == 'metadata')",
+    ),
+]
 _PAIRS = {
     "cc2dataset": "[(u, a) for _, u, a, _, _ in process_wat(path, 'image_only')]",
     "ours": "[(r.url, r.caption) for r in read_wat(path) if not r.rejected]",
@@ -90,6 +100,8 @@ def _rows(warc: str, wat: str, runs: int, cc2d: str | None) -> list[tuple[str, s
             result = _run(cc2d, _CC2D_SETUP, _CC2D.format(mode=mode), wat, runs)
             rows.append((f"cc2dataset ({mode})", wat, result))
     setup = "from pipeline.read import read_wat, read_warc"
+    for label, count in _STEPS:  # where our time goes: records only, then + JSON and URLs
+        rows.append((label, wat, _run(me, _STEPS_SETUP, count, wat, runs)))
     rows.append(("ours, WAT", wat, _run(me, setup, _OURS.format(kind="wat"), wat, runs)))
     rows.append(
         (

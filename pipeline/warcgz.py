@@ -1,9 +1,9 @@
 """The records of a WARC/WAT file at the speed of decompression: one gzip member per record.
 
 Common Crawl (and warcio's writer) compress every record as its own gzip member. This layer
-inflates member by member with ISA-L (`isal`, ~2x zlib; zlib where it is missing), reads the few
-WARC header fields the readers need, and yields `WarcRecord`s with the member's offset in the
-compressed file (the offset warcio reports), in bounded memory: one member at a time, a record's
+inflates member by member with ISA-L (`isal`, ~2x zlib; zlib where it is missing), finds the
+few WARC header fields the readers need (no full header parse) and yields `WarcRecord`s with
+the member's offset in the compressed file (the offset warcio reports), in bounded memory: one member at a time, a record's
 inflated size capped at `MAX_RECORD_BYTES`. A bad member is a record with an `error` (the reader
 rejects it and goes on); a file that ends inside a member raises `TruncatedArchive`. Files that
 are not gzip (plain WARC, ARC) go through warcio unchanged.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from typing import IO, NamedTuple
@@ -29,7 +30,7 @@ __all__ = ["WarcRecord", "TruncatedArchive", "iter_records", "iter_members", "MA
 
 MAX_RECORD_BYTES = 64 << 20  # Common Crawl truncates payloads at 1 MiB (5 MiB since 2025)
 _READ = 1 << 22  # bytes read from the stream at a time
-_FEED = 1 << 15  # compressed bytes fed to the inflater at a time (keeps the copies small)
+_FEED = 1 << 13  # compressed bytes first fed to the inflater (keeps the copies small)
 _GZIP = b"\x1f\x8b"
 
 
@@ -38,13 +39,27 @@ class TruncatedArchive(EOFError):
 
 
 class WarcRecord(NamedTuple):
-    """One record: its member's offset, WARC-Type, header fields (lower-case names), block."""
+    """One record: its member's offset, WARC-Type, header block, content block."""
 
     offset: int
     rec_type: str
-    headers: dict[str, str]
+    head: bytes  # the WARC header lines, as written
     block: bytes  # the record's content block (Content-Length bytes after the headers)
     error: str = ""  # why the member is not a readable record ("" when it is)
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), stripped; None if absent."""
+        pattern = _FIELDS.get(name) or _field(name)
+        m = pattern.search(self.head)
+        return m.group(1).decode("utf-8", "replace").strip() if m else None
+
+
+def _field(name: str) -> re.Pattern[bytes]:
+    pattern = rb"^[ \t]*" + re.escape(name.encode()) + rb"[ \t]*:([^\r\n]*)"
+    return _FIELDS.setdefault(name, re.compile(pattern, re.I | re.M))
+
+
+_FIELDS: dict[str, re.Pattern[bytes]] = {}
 
 
 class _Window:
@@ -69,11 +84,12 @@ class _Window:
 
 def _inflate_member(win: _Window) -> tuple[bytes, bool]:
     """Inflate the member at the window's position: (bytes, False), or (b"", True) if too big."""
-    inflater, out, size = _inflate.decompressobj(31), [], 0
+    inflater, out, size, feed = _inflate.decompressobj(31), [], 0, _FEED
     while True:
         if not win.ready():
             raise TruncatedArchive(f"the file ends inside the gzip member at {win.base + win.pos}")
-        piece = win.buf[win.pos : win.pos + _FEED]
+        piece = win.buf[win.pos : win.pos + feed]
+        feed = min(feed * 4, _READ)  # small first: most records are a few kB compressed
         data = inflater.decompress(piece)
         size += len(data)
         if size <= MAX_RECORD_BYTES:
@@ -104,19 +120,15 @@ def _parse(offset: int, data: bytes, start: int = 0) -> tuple[WarcRecord, int]:
     if end < 0:
         end, sep = data.find(b"\n\n", start), 2
     if end < 0 or not data.startswith(b"WARC/", start):
-        return WarcRecord(offset, "", {}, b"", "not a WARC record"), len(data)
-    headers: dict[str, str] = {}
-    for line in data[start:end].split(b"\n")[1:]:
-        name, colon, value = line.partition(b":")
-        if colon:
-            key = name.strip().decode("latin-1").lower()
-            headers.setdefault(key, value.strip().decode("utf-8", "replace"))
+        return WarcRecord(offset, "", b"", b"", "not a WARC record"), len(data)
+    rec = WarcRecord(offset, "", data[start:end], b"")
     try:
-        length = max(0, int(headers["content-length"]))
-    except (KeyError, ValueError):
-        length = 0 if "content-length" in headers else len(data)
+        length = max(0, int(rec.header("Content-Length") or ""))
+    except ValueError:
+        length = 0 if rec.header("Content-Length") is not None else len(data)
     block = data[end + sep : end + sep + length]
-    return WarcRecord(offset, headers.get("warc-type", ""), headers, block), end + sep + length
+    rec = rec._replace(rec_type=rec.header("WARC-Type") or "", block=block)
+    return rec, end + sep + length
 
 
 def _member_records(offset: int, data: bytes) -> Iterator[WarcRecord]:
@@ -151,8 +163,8 @@ def _warcio_records(stream: IO[bytes]) -> Iterator[WarcRecord]:
     iterator = ArchiveIterator(stream, arc2warc=True, no_record_parse=True)
     for rec in iterator:
         block = rec.content_stream().read()
-        headers = {k.lower(): v for k, v in reversed(rec.rec_headers.headers)}
-        yield WarcRecord(iterator.get_record_offset(), rec.rec_type, headers, block)
+        head = "".join(f"{k}: {v}\r\n" for k, v in rec.rec_headers.headers).encode()
+        yield WarcRecord(iterator.get_record_offset(), rec.rec_type, head, block)
 
 
 def iter_records(path: str) -> Iterator[WarcRecord]:
@@ -164,7 +176,7 @@ def iter_records(path: str) -> Iterator[WarcRecord]:
             return
         for offset, data, too_big in iter_members(_Prefixed(head, stream)):  # type: ignore[arg-type]
             if too_big:
-                yield WarcRecord(offset, "", {}, b"", f"record over {MAX_RECORD_BYTES} bytes")
+                yield WarcRecord(offset, "", b"", b"", f"record over {MAX_RECORD_BYTES} bytes")
             else:
                 yield from _member_records(offset, data)
 
@@ -185,7 +197,7 @@ def http_payload(rec: WarcRecord) -> tuple[str, str, bytes]:
     from warcio.limitreader import LimitReader
     from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 
-    uri = rec.headers.get("warc-target-uri", "")
+    uri = rec.header("WARC-Target-URI") or ""
     if uri.startswith("<") and uri.endswith(">"):  # warcio's fix for Wget 1.19's brackets
         uri = uri[1:-1]
     uri = uri.replace(" ", "%20")
