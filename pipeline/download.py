@@ -11,6 +11,7 @@ import queue
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -32,6 +33,7 @@ class DownloadConfig:
     image: ImageConfig = field(default_factory=ImageConfig)
     threads: int = 16
     max_in_flight: int = 64  # downloads queued per worker (beyond the running `threads`)
+    backend: str = "wit"  # or "img2dataset": its own download and resize code (pipeline.i2d)
 
 
 def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Record:
@@ -77,13 +79,22 @@ class _DownloadFn(_Counted):
     def setup(self) -> None:
         self.fetcher = Fetcher(self.cfg.fetch)
         self.pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="wit-download")
+        self.download = partial(download_record, fetcher=self.fetcher, cfg=self.cfg.image)
+        if self.cfg.backend == "img2dataset":
+            from pipeline import i2d
+
+            i2d.install_policy(self.cfg.fetch)  # before img2dataset opens any connection
+            resizer, timeout = i2d.make_resizer(self.cfg.image), self.cfg.fetch.read_timeout
+            self.download = partial(
+                i2d.i2d_download_record, cfg=self.cfg.fetch, resizer=resizer, timeout=timeout
+            )
 
     def start_bundle(self) -> None:
         self.in_flight = 0
         self.finished: queue.SimpleQueue[Future[Record]] = queue.SimpleQueue()
 
     def _submit(self, record: Record) -> None:
-        future = self.pool.submit(download_record, record, self.fetcher, self.cfg.image)
+        future = self.pool.submit(self.download, record)
         future.add_done_callback(self.finished.put)  # completion order, no polling
         self.in_flight += 1
 

