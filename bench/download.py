@@ -44,7 +44,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 THREADS = 16
 WORKERS = 2  # set from --workers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PHOTOS = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
+SHARED = os.environ.get("WIT_SHARED_DATA") or os.path.join(ROOT, "..", "shared", "data")
+PHOTOS = os.path.join(SHARED, "imagenet-samples")
 sys.path.insert(0, ROOT)
 
 from pipeline.webserver import LocalHTTPServer  # noqa: E402
