@@ -116,7 +116,11 @@ def read_warc(path: str) -> Iterator[Record]:
                 continue
             if rec.rec_type != "response":
                 continue
-            page, ctype, body = http_payload(rec)
+            try:
+                page, ctype, body = http_payload(rec)
+            except Exception as err:  # an unreadable HTTP block: this record only
+                yield _malformed(source, f"{type(err).__name__}: {err}")
+                continue
             if "html" not in ctype.lower():
                 continue
             for url, alt in extract_images(body, page, ctype):
