@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import queue
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -36,6 +37,7 @@ class DownloadConfig:
     max_in_flight: int = 64  # downloads queued per worker (beyond the running `threads`)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     consent: ConsentConfig = field(default_factory=ConsentConfig)
+    backend: str = "wit"  # or "img2dataset": its own download and resize code (pipeline.i2d)
 
 
 def download_record(
@@ -93,6 +95,14 @@ def _safety_fields(notes: object) -> dict[str, object]:
     return {"punsafe": punsafe, "faces": faces, "faces_blurred": blurred}
 
 
+def _consented(
+    record: Record, download: Callable[[Record], Record], consent: ConsentChecker | None
+) -> Record:
+    """`download(record)` unless the image host's robots.txt or tdmrep.json refuses it."""
+    refusal = consent.refusal(record.url) if consent is not None else None
+    return reject(record, Stage.DOWNLOAD, *refusal) if refusal else download(record)
+
+
 class _DownloadFn(_Counted):
     """Keeps up to `max_in_flight` downloads running across the whole bundle.
 
@@ -113,15 +123,29 @@ class _DownloadFn(_Counted):
         wanted = consent.respect_robots or consent.respect_tdmrep
         self.consent = ConsentChecker(self.fetcher, consent) if wanted else None
         self.pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="wit-download")
+        self.download = partial(
+            download_record,
+            fetcher=self.fetcher,
+            cfg=self.cfg.image,
+            guard=self.guard,
+            consent=self.consent,
+        )
+        if self.cfg.backend == "img2dataset":
+            from pipeline import i2d
+
+            i2d.install_policy(self.cfg.fetch)  # before img2dataset opens any connection
+            resizer, timeout = i2d.make_resizer(self.cfg.image), self.cfg.fetch.read_timeout
+            fetch = partial(
+                i2d.i2d_download_record, cfg=self.cfg.fetch, resizer=resizer, timeout=timeout
+            )
+            self.download = partial(_consented, download=fetch, consent=self.consent)
 
     def start_bundle(self) -> None:
         self.in_flight = 0
         self.finished: queue.SimpleQueue[Future[Record]] = queue.SimpleQueue()
 
     def _submit(self, record: Record) -> None:
-        future = self.pool.submit(
-            download_record, record, self.fetcher, self.cfg.image, self.guard, self.consent
-        )
+        future = self.pool.submit(self.download, record)
         future.add_done_callback(self.finished.put)  # completion order, no polling
         self.in_flight += 1
 

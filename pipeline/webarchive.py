@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipeline.htmlimages import extract_page
+from pipeline.htmlimages import meta_tags
 
 __all__ = ["write_crawl", "wat_payload"]
 
@@ -85,7 +85,7 @@ def _write_wat(
     with open(path, "wb") as f:
         writer = WARCWriter(f, gzip=True)
         for i, (url, html, links) in enumerate(pages):
-            metas = extract_page(html, url)[1]
+            metas = meta_tags(html)
             body = json.dumps(wat_payload(url, warc_name, links, metas), sort_keys=True).encode()
             if malformed and i == 1:  # one damaged record, as real crawls have
                 body = body[: len(body) // 3]
