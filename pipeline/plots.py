@@ -62,7 +62,7 @@ def _figure(width: float, height: float) -> tuple[Any, Any, Any]:
 
     rc = matplotlib.rc_context(_RC)
     rc.__enter__()
-    fig, ax = _pyplot().subplots(figsize=(width, height))
+    fig, ax = _pyplot().subplots(figsize=(width, height), layout="constrained")
     return rc, fig, ax
 
 
@@ -70,7 +70,7 @@ def _html_img(rc: Any, fig: Any, title: str) -> str:
     """Close the figure; returns it as `<img src="data:image/svg+xml;base64,...">`."""
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+        fig.savefig(buf, format="svg", metadata={"Date": None})  # one draw: constrained layout
     finally:
         _pyplot().close(fig)
         rc.__exit__(None, None, None)
@@ -213,7 +213,9 @@ def density(
     hi = max(math.log10(max(xs.max(), ys.max())), lo + 1)
     edges = np.logspace(lo, hi, bins + 1)
     rc, fig, ax = _figure(4.2, 3.6)
-    *_, image = ax.hist2d(xs, ys, bins=[edges, edges], cmap="Blues", norm=LogNorm(), cmin=1)
+    *_, image = ax.hist2d(
+        xs, ys, bins=[edges, edges], cmap="Blues", norm=LogNorm(), cmin=1, rasterized=True
+    )  # the cells as one embedded bitmap: small whatever the bins
     _count_axis(fig.colorbar(image, ax=ax, label="images (log scale)").ax.yaxis, True)
     ax.set_xscale("log")
     ax.set_yscale("log")
