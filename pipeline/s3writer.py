@@ -21,13 +21,14 @@ from pipeline import s3
 __all__ = ["S3Writer", "transfer_config"]
 
 
-def transfer_config() -> Any:
+def transfer_config(part_size: int | None = None) -> Any:
     """boto3's `TransferConfig` of our writers: part size and concurrency from the settings."""
     from boto3.s3.transfer import TransferConfig
 
+    part_size = part_size or s3.SETTINGS.part_size
     config = TransferConfig(
-        multipart_threshold=s3.SETTINGS.part_size,
-        multipart_chunksize=s3.SETTINGS.part_size,
+        multipart_threshold=part_size,  # the first full part decides: multipart
+        multipart_chunksize=part_size,
         max_concurrency=s3.SETTINGS.max_concurrency,
         preferred_transfer_client="classic",
     )
@@ -129,14 +130,14 @@ class _Pipe:
 class _Upload:
     """One managed multipart transfer fed by a `_Pipe`; it knows its upload id once created."""
 
-    def __init__(self, bucket: str, key: str) -> None:
+    def __init__(self, bucket: str, key: str, part_size: int) -> None:
         from boto3.s3.transfer import create_transfer_manager
 
         self.bucket, self.key, self.upload_id = bucket, key, ""
         self._created = threading.Event()
         self.pipe = _Pipe()
         self.manager = create_transfer_manager(
-            _RetryingClient(s3.client(), self._note), transfer_config()
+            _RetryingClient(s3.client(), self._note), transfer_config(part_size)
         )
         self.future = self.manager.upload(self.pipe, bucket, key)
 
@@ -196,7 +197,7 @@ class S3Writer(io.RawIOBase):
             if len(self._buf) >= self.part_size:
                 part, self._buf = bytes(self._buf), bytearray()
                 if self._upload is None:
-                    self._upload = _Upload(self.bucket, self.key)
+                    self._upload = _Upload(self.bucket, self.key, self.part_size)
                 self._upload.push(part)
         return len(memoryview(data).cast("B"))
 
