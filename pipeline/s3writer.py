@@ -12,6 +12,7 @@ botocore's own attempts). Import it as `pipeline.s3.S3Writer`.
 from __future__ import annotations
 
 import io
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -75,8 +76,6 @@ class _Pipe:
     """The readable end s3transfer pulls parts from; the writer pushes whole parts into it."""
 
     def __init__(self, depth: int = 1) -> None:
-        import queue
-
         self._queue: queue.Queue = queue.Queue(depth)
         self._head = b""
         self._eof = False
@@ -91,8 +90,6 @@ class _Pipe:
 
     def put(self, item: Any, done: Callable[[], bool]) -> None:
         """Queue a part (or `_EOF`, or an exception to raise in the reader) unless `done()`."""
-        import queue
-
         while not done():
             try:
                 return self._queue.put(item, timeout=0.05)
@@ -100,8 +97,6 @@ class _Pipe:
                 continue
 
     def _get(self) -> Any:
-        import queue
-
         while True:
             try:
                 return self._queue.get(timeout=0.1)
