@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import boto3
 import pytest
 
 from pipeline import s3
+from tests.pipeline import test_s3
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def bucket(s3_env):
-    name = f"w-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3").create_bucket(Bucket=name)
-    return name
+bucket = test_s3.bucket  # the fixture: a fresh bucket on the moto server
 
 
 @pytest.mark.timeout(120)
