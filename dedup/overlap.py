@@ -32,8 +32,8 @@ from dedup.embed import EmbedConfig, Embedder, make_embedder
 from dedup.evalsets import read_eval_set
 from dedup.index import IndexConfig
 from dedup.matcher import EvalIndex, embed_in_batches
-from dedup.wds import TrainImage, iter_train_images, shard_paths
-from pipeline import storage
+from dedup.wds import TrainImage, expected_images, iter_train_images, shard_paths
+from pipeline import bars, storage
 from pipeline.imaging import thumbnail_jpeg
 from pipeline.usage import UsageError
 
@@ -143,16 +143,24 @@ def _match_batch(
 
 
 def _scan(
-    sets: list[_EvalSet], stream: Iterator[TrainImage], embedder: Embedder, cfg: DedupConfig
+    sets: list[_EvalSet],
+    stream: Iterator[TrainImage],
+    embedder: Embedder,
+    cfg: DedupConfig,
+    total: int | None = None,
 ) -> int:
     """Stream training images through every eval index; returns how many were scanned."""
-    n = 0
-    for batch in _batches(stream, cfg.embed.batch_size * 4):
-        images = [decode(t.data, 128) for t in batch]
-        raw = embed_in_batches(embedder, images, cfg.embed.batch_size)
-        for s in sets:
-            _match_batch(s, batch, images, raw, cfg)
-        n += len(batch)
+    n = flagged = 0
+    with bars.bar("images embedded", total=total, unit="img") as progress:
+        for batch in _batches(stream, cfg.embed.batch_size * 4):
+            images = [decode(t.data, 128) for t in batch]
+            raw = embed_in_batches(embedder, images, cfg.embed.batch_size)
+            for s in sets:
+                before = len(s.rows)
+                _match_batch(s, batch, images, raw, cfg)
+                flagged += sum(r["duplicate"] for r in s.rows[before:])
+            n += len(batch)
+            progress.update(len(batch), duplicate_pairs=flagged)
     return n
 
 
@@ -272,7 +280,7 @@ def run_dedup(cfg: DedupConfig) -> list[dict]:
         raise UsageError(f"the shards at {', '.join(cfg.shards)} hold no images")
     bg = embed_in_batches(embedder, [decode(t.data, 128) for t in head], cfg.embed.batch_size)
     sets = [_load_set(name, path, embedder, cfg, bg) for name, path in cfg.evals]
-    scanned = _scan(sets, chain(head, stream), embedder, cfg)
+    scanned = _scan(sets, chain(head, stream), embedder, cfg, expected_images(paths))
     summaries = [_summary(s, embedder.name, scanned) for s in sets]
     _write_outputs(sets, summaries, cfg)
     write_report(cfg.out, sets, summaries)

@@ -1,22 +1,22 @@
 """The HTML overlap report: per-eval-set table, similarity histograms, matches side by side.
 
-Written by `run_dedup` as `report.html`, one self-contained file (thumbnails and histograms
-inline as data URIs: the page can be copied or mailed alone). Every piece of web or user text (captions, URLs, ids, labels, paths) goes
-through `html.escape`.
+Written by `run_dedup` as `report.html`, one self-contained file: thumbnails inline as JPEG data
+URIs, histograms as SVG data URIs drawn by `pipeline.plots` (the dataset card's plotting path).
+Every piece of web or user text (captions, URLs, ids, labels, paths) goes through
+`html.escape`.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline import storage
+from pipeline import plots, storage
 from pipeline.text import display_text
 
-__all__ = ["write_report", "histogram_png", "add_analysis", "analysis_html"]
+__all__ = ["write_report", "similarity_histogram", "add_analysis", "analysis_html"]
 
 _COLUMNS = (
     "eval_set",
@@ -35,27 +35,6 @@ _STYLE = """body{font-family:sans-serif;margin:2em}table{border-collapse:collaps
 td,th{border:1px solid #ccc;padding:4px 8px}.pair{display:inline-block;margin:6px;
 padding:6px;border:1px solid #ddd;width:290px;vertical-align:top;font-size:12px}
 .pair img{width:128px;height:128px;object-fit:contain;background:#eee}.cap{word-wrap:break-word}"""
-
-
-def histogram_png(values: Sequence[float], threshold: float, title: str) -> bytes:
-    """A PNG histogram of top-1 similarities with the threshold marked (matplotlib Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3), dpi=90)
-    ax.hist(list(values) or [0.0], bins=50, color="#4a78b0", log=True)
-    ax.axvline(threshold, color="#c0392b", linestyle="--", label=f"threshold {threshold:.3f}")
-    ax.set_xlabel("top-1 similarity of each training image")
-    ax.set_ylabel("images (log)")
-    ax.set_title(title)
-    ax.legend()
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def _esc(text: object) -> str:
@@ -90,14 +69,26 @@ def _table(summaries: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _section(out: str, s: Any, n: int = 12) -> str:
+def similarity_histogram(values: Sequence[float], threshold: float, title: str) -> str:
+    """The top-1 similarities of the training images (log counts), the threshold marked."""
+    return plots.histogram(
+        title,
+        list(values),
+        "top-1 similarity of each training image",
+        bins=50,
+        log=True,
+        marker=(threshold, f"threshold {threshold:.3f}"),
+        ylabel="images",
+    )
+
+
+def _section(s: Any, n: int = 12) -> str:
     e = _esc
-    png = base64.b64encode(histogram_png(s.top1, s.threshold, s.name)).decode()
     top = sorted((r for r in s.rows if r["duplicate"]), key=lambda r: -r["similarity"])[:n]
     near = sorted(s.rows, key=lambda r: abs(r["similarity"] - s.threshold))[:n]
     parts = [
         f"<h2>{e(s.name)}</h2><p>source: {e(s.path)}</p>",
-        f'<img src="data:image/png;base64,{png}" alt="similarity histogram">',  # self-contained
+        similarity_histogram(s.top1, s.threshold, s.name),
         "<h3>Top matches</h3>" + ("".join(_pair(s, r) for r in top) or "<p>none</p>"),
         "<h3>Near the threshold</h3>" + ("".join(_pair(s, r) for r in near) or "<p>none</p>"),
     ]
@@ -105,8 +96,8 @@ def _section(out: str, s: Any, n: int = 12) -> str:
 
 
 def write_report(out: str, sets: Sequence[Any], summaries: list[dict]) -> str:
-    """Write `report.html` (and its PNGs) under `out`; returns its path."""
-    body = "\n".join(_section(out, s) for s in sets)
+    """Write `report.html` (one self-contained file) under `out`; returns its path."""
+    body = "\n".join(_section(s) for s in sets)
     doc = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Overlap report</title>"
         f"<style>{_STYLE}</style></head><body><h1>Eval-set overlap</h1>"

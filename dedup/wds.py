@@ -6,15 +6,23 @@ for key, members in iter_tar("shards/00000.tar"):
 
 from __future__ import annotations
 
+import json
 import os
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from pipeline import storage
 from pipeline.tario import write_members
 
-__all__ = ["iter_tar", "write_tar", "shard_paths", "TrainImage", "iter_train_images"]
+__all__ = [
+    "iter_tar",
+    "write_tar",
+    "shard_paths",
+    "expected_images",
+    "TrainImage",
+    "iter_train_images",
+]
 
 IMAGE_MEMBERS = ("jpg", "jpeg", "png", "webp")
 
@@ -60,6 +68,23 @@ def shard_paths(spec: str) -> list[str]:
     if any(c in spec for c in "*?["):
         return [p for p in storage.glob(spec) if p.endswith(".tar")]
     return storage.glob(storage.join(spec, "*.tar"))
+
+
+def expected_images(paths: Sequence[str]) -> int | None:
+    """How many samples the shards hold, from their folders' `sizes.json` (None if unknown)."""
+    sizes: dict[str, dict] = {}
+    total = 0
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        if folder not in sizes:
+            try:
+                sizes[folder] = json.loads(storage.read_bytes(storage.join(folder, "sizes.json")))
+            except (OSError, ValueError):
+                return None
+        if name not in sizes[folder]:
+            return None
+        total += int(sizes[folder][name])
+    return total
 
 
 class TrainImage(NamedTuple):

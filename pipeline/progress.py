@@ -3,11 +3,14 @@
     python beam_runner.py ... --progress_interval 5 --log_format json
 
 Every stage counts each record it keeps or drops as a Beam counter (namespace: the stage, name:
-`kept` or the drop reason; they show in the Dataflow UI). Locally, each worker process also
-prints a progress line every `--progress_interval` seconds (to stderr; a JSON object per line with
-`--log_format json`), and after the run `format_metrics` tabulates the committed counters that
-`PipelineResult.metrics()` returns. Local worker processes learn the settings from environment
-variables that `configure` sets in the launching process.
+`kept` or the drop reason; they show in the Dataflow UI). Locally, when the job runs in the
+launching process on a terminal (the DirectRunner's default in-memory mode), tqdm bars show
+candidates read, images downloaded and shards written with their rates (`pipeline.bars`);
+otherwise each worker process prints a progress line every `--progress_interval` seconds (to
+stderr; a JSON object per line with `--log_format json`). After the run `format_metrics`
+tabulates the committed counters that `PipelineResult.metrics()` returns. Local worker
+processes learn the settings from environment variables that `configure` sets in the launching
+process.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import faults
+from pipeline import bars, faults
 from pipeline.usage import at_least
 
 __all__ = [
@@ -81,6 +84,8 @@ def configure(options: PipelineOptions) -> None:
     os.environ[_ENV_INTERVAL] = str(o.progress_interval)
     os.environ[_ENV_FORMAT] = o.log_format
     _STATE.reset()
+    if o.log_format == "text" and o.progress_interval > 0 and bars.interactive():
+        _STATE.show_bars()
     if o.log_format == "json":
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
@@ -100,8 +105,39 @@ class _State:
         self.start = self.last = time.monotonic()
         self.interval = float(os.environ.get(_ENV_INTERVAL, "10") or 0)
         self.json = os.environ.get(_ENV_FORMAT) == "json"
+        self.bars: dict[str, bars.Bar] = {}
+        self.other: dict[str, int] = {}
+        self.pid = 0
+
+    def show_bars(self) -> None:
+        """Draw tqdm bars for the build's main counts (in this process only)."""
+        self.close()
+        self.pid = os.getpid()
+        for i, (stage, (desc, unit)) in enumerate(_BARS.items()):
+            self.bars[stage] = bars.Bar(desc, unit=unit, position=i)
+
+    def close(self) -> None:
+        """Finish the bars, if any."""
+        for b in self.bars.values():
+            b.close()
+        self.bars = {}
+
+    def bar_tick(self, stage: str, name: str) -> bool:
+        """Advance the bar of `stage` if bars are shown here; False if they are not."""
+        if not self.bars or os.getpid() != self.pid:
+            return False
+        b = self.bars.get(stage)
+        if b is not None and (stage == "read" or name in ("kept", "written")):
+            b.update(1)
+        elif b is not None:  # a failed download, a shard skipped on resume
+            self.other[stage] = self.other.get(stage, 0) + 1
+            b.update(0, **{"failed" if stage == "download" else "skipped": self.other[stage]})
+        return True
 
 
+# The build's bars: stage -> (what is counted, unit); "read" counts every candidate read.
+_BARS = {"read": ("candidates read", "cand"), "download": ("images downloaded", "img")}
+_BARS["shards"] = ("shards written", "shard")
 _STATE = _State()
 
 
@@ -111,6 +147,8 @@ def tick(stage: str, name: str) -> None:
     with state.lock:
         per_stage = state.counts.setdefault(stage, {})
         per_stage[name] = per_stage.get(name, 0) + 1
+        if state.bar_tick(stage, name):
+            return
         now = time.monotonic()
         if state.interval <= 0 or now - state.last < state.interval:
             return
@@ -163,8 +201,11 @@ def execute(pipeline: Any, options: PipelineOptions) -> dict[str, dict[str, int]
     configure(options)
     faults.inject(pipeline, faults.fault_config(options))
     start = time.monotonic()
-    result = pipeline.run()
-    result.wait_until_finish()
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        _STATE.close()
     table = counters(result)
     seconds = time.monotonic() - start
     json_logs = options.view_as(RunOptions).log_format == "json"

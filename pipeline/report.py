@@ -2,9 +2,11 @@
 
 It reads what a build wrote (summary.json, manifest.json, the shard parquet tables and a few
 samples of the first shards) and shows the funnel with drop reasons, samples per query (head and
-tail, log scale), languages, image sizes and aspect ratios, caption lengths and a grid of
-thumbnails with their captions. Plots are inline SVG (`pipeline.cardplots`). Every piece of web text
-(captions, queries, URLs) is HTML-escaped: captions are untrusted.
+tail, log scale, the balancing cap drawn), languages, image sizes and aspect ratios, caption
+lengths and a grid of thumbnails with their captions. Plots are SVG data URIs drawn by
+matplotlib through `pipeline.plots` (`pipeline.cardplots` chooses them), the one plotting path
+of both reports. Every piece of web text (captions, queries, URLs) is HTML-escaped: captions
+are untrusted.
 
     wit report wit-demo            # -> wit-demo/report.html
 """
@@ -32,6 +34,7 @@ _COLUMNS = ["key", "caption", "queries", "language", "original_width", "original
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:2em auto;color:#222}
 table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.plot{display:flex;flex-wrap:wrap;gap:16px}
+.plot img{max-width:100%;height:auto}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px}
 figure{margin:0;font-size:12px}figure img{width:100%;height:140px;object-fit:cover}
 figcaption{overflow-wrap:anywhere;max-height:5.2em;overflow:hidden}"""
@@ -116,7 +119,7 @@ def _plots(data: CardData) -> list[tuple[str, str]]:
     return [
         ("Funnel", cardplots.funnel_svg(data.summary.get("input", 0), drops)),
         ("Drop reasons", cardplots.drops_svg(drops)),
-        ("Samples per query", cardplots.queries_svg(per_query)),
+        ("Samples per query", cardplots.queries_svg(per_query, _cap(data))),
         ("Languages", cardplots.languages_svg(Counter(r["language"] or "" for r in rows))),
         ("Image sizes", cardplots.sizes_svg(widths, heights)),
         (
@@ -124,6 +127,11 @@ def _plots(data: CardData) -> list[tuple[str, str]]:
             cardplots.captions_svg([len(c) for c in captions], [len(c.split()) for c in captions]),
         ),
     ]
+
+
+def _cap(data: CardData) -> int:
+    """The balancing cap t of the build (`--max_per_query`), from its manifest."""
+    return int(data.manifest.get("config", {}).get("max_per_query") or 0)
 
 
 def _overview(data: CardData) -> str:

@@ -1,10 +1,13 @@
-"""S3 through boto3: one cached client per endpoint, retries, and a streaming multipart writer.
+"""S3 through boto3: one cached client per endpoint, retries, and a committing streaming writer.
 
 Credentials come from boto3's standard chain (environment, profile, instance role) and are never
 logged. The endpoint of an S3-compatible store comes from `set_endpoint(url)` (the
 `--s3_endpoint_url` option) or `AWS_ENDPOINT_URL`. Every request goes through botocore's
 "standard" retry mode (throttling, 5xx, connection errors, with jittered backoff); whole
-operations are retried again on top of that while the store keeps answering SlowDown/503.
+requests are retried again on top of that while the store keeps answering SlowDown/503.
+
+The bytes of large objects go up through boto3's managed transfer (`pipeline.s3writer`); what
+stays ours is the commit protocol and the retry policy.
 
     with S3Writer("bucket", "shards/00000.tar") as w:   # visible only if the block succeeds
         w.write(data)
@@ -15,7 +18,6 @@ shards with `pipe:python -m pipeline.s3 s3://bucket/shards/00000.tar`.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import random
@@ -24,13 +26,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 __all__ = [
     "S3Settings",
-    "S3Writer",
+    "S3Writer",  # noqa: F822  (module __getattr__)
+    "transfer_config",  # noqa: F822
     "configure",
     "reset",
     "set_endpoint",
@@ -62,8 +64,8 @@ class S3Settings:
     max_attempts: int = 8  # per request, inside botocore
     operation_retries: int = 6  # whole operations, on top, while the store says SlowDown/5xx
     retry_base_s: float = 0.5
-    part_size: int = 16 * 1024 * 1024  # multipart part size
-    parts_in_flight: int = 4  # concurrent part uploads per writer (memory: (this + 1) * part)
+    part_size: int = 8 * 1024 * 1024  # multipart part size (s3transfer's multipart_chunksize)
+    max_concurrency: int = 8  # part uploads in flight per writer (memory: about (this + 3) parts)
 
 
 SETTINGS = S3Settings()
@@ -145,118 +147,6 @@ def with_retries(what: str, fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-class S3Writer(io.RawIOBase):
-    """A write-only stream to one S3 object; the object appears only when `commit()` runs.
-
-    Bytes are buffered up to `part_size`; larger objects go up as a multipart upload with at
-    most `parts_in_flight` parts uploading at once, so memory stays bounded by
-    (parts_in_flight + 1) * part_size. `commit()` completes the upload (or PUTs a small object
-    in one request); `abort()` (also on any error inside `with`, commit included) aborts it.
-    """
-
-    def __init__(self, bucket: str, key: str, part_size: int | None = None) -> None:
-        super().__init__()
-        self.bucket, self.key = bucket, key
-        self.part_size = max(part_size or SETTINGS.part_size, 5 * 1024 * 1024)
-        self._buf = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self._pending: list[Future] = []
-        self._pool: ThreadPoolExecutor | None = None
-        self.size = 0
-
-    def writable(self) -> bool:
-        """Always true: this is a write stream."""
-        return True
-
-    def write(self, data: Any) -> int:
-        """Buffer `data`; upload a part whenever a full one is buffered."""
-        view = memoryview(data).cast("B")
-        self._buf += view
-        self.size += len(view)
-        while len(self._buf) >= self.part_size:
-            self._upload_part(bytes(self._buf[: self.part_size]))
-            del self._buf[: self.part_size]
-        return len(view)
-
-    def _upload_part(self, body: bytes) -> None:
-        if self._upload_id is None:
-            resp = with_retries(
-                "create_multipart_upload",
-                lambda: client().create_multipart_upload(Bucket=self.bucket, Key=self.key),
-            )
-            self._upload_id = resp["UploadId"]
-            self._pool = ThreadPoolExecutor(SETTINGS.parts_in_flight, "s3-part")
-        while len(self._pending) >= SETTINGS.parts_in_flight:
-            self._parts.append(self._pending.pop(0).result())
-        number = len(self._parts) + len(self._pending) + 1
-        self._pending.append(self._pool.submit(self._put_part, number, body))  # type: ignore[union-attr]
-
-    def _put_part(self, number: int, body: bytes) -> dict[str, Any]:
-        args = dict(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
-        resp = with_retries(
-            f"upload_part {number}",
-            lambda: client().upload_part(PartNumber=number, Body=body, **args),
-        )
-        return {"PartNumber": number, "ETag": resp["ETag"]}
-
-    def commit(self) -> None:
-        """Make the object visible under its key (complete the upload, or PUT a small one)."""
-        s3, body = client(), bytes(self._buf)
-        if self._upload_id is None:
-            with_retries(
-                "put_object", lambda: s3.put_object(Bucket=self.bucket, Key=self.key, Body=body)
-            )
-        else:
-            if body:
-                self._upload_part(body)
-            while self._pending:
-                self._parts.append(self._pending.pop(0).result())
-            parts = {"Parts": self._parts}
-            with_retries(
-                "complete_multipart_upload",
-                lambda: s3.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=self.key,
-                    UploadId=self._upload_id,
-                    MultipartUpload=parts,
-                ),
-            )
-        self._close()
-
-    def _close(self) -> None:
-        self._buf, self._pending = bytearray(), []
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        super().close()
-
-    def abort(self) -> None:
-        """Discard everything written: abort the multipart upload if one was started."""
-        self._close()
-        if self._upload_id is not None:
-            upload_id, self._upload_id = self._upload_id, None
-            try:
-                with_retries(
-                    "abort_multipart_upload",
-                    lambda: client().abort_multipart_upload(
-                        Bucket=self.bucket, Key=self.key, UploadId=upload_id
-                    ),
-                )
-            except Exception as err:  # the store expires it; Finalize aborts leftovers too
-                log.warning("S3 abort of s3://%s/%s failed: %s", self.bucket, self.key, err)
-
-    def __exit__(self, exc_type: Any, *rest: Any) -> None:
-        if exc_type is not None:
-            self.abort()
-            return
-        try:
-            self.commit()
-        except BaseException:
-            self.abort()
-            raise
-
-
 def unsupported(err: Exception) -> bool:
     """Whether `err` says the store does not implement the operation (501, 405, NotImplemented)."""
     from botocore.exceptions import ClientError
@@ -329,6 +219,15 @@ def cat(urls: list[str], out: Any = None) -> int:
         shutil.copyfileobj(body["Body"], out, 1 << 20)
     out.flush()
     return 0
+
+
+def __getattr__(name: str) -> Any:
+    """`S3Writer` and `transfer_config` live in `pipeline.s3writer` (which imports this module)."""
+    if name in ("S3Writer", "transfer_config"):
+        from pipeline import s3writer
+
+        return getattr(s3writer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import storage
+from pipeline import progress, storage
 from pipeline.safetyreport import shard_safety
 from pipeline.schema import Record
 from pipeline.tario import write_members
@@ -269,6 +269,7 @@ class _WriteShardFn(beam.DoFn):
         records = sorted(item[1], key=lambda r: r.key)
         stats, written = write_shard(self.shards_dir, item[0], records, self.resume)
         (self.written if written else self.skipped).inc()
+        progress.tick("shards", "written" if written else "skipped_committed")
         yield stats
 
 

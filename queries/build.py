@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pipeline import storage
+from pipeline import bars, storage
 from queries.ngrams import NgramCounter, select_bigrams
 from queries.sources import read_pageviews, read_term_table, read_text_lines, read_wordnet
 from queries.text import match_form, normalize_text
@@ -110,8 +110,10 @@ def _add_ngrams(cfg: BuildConfig, pool: CandidatePool, stats: dict[str, Any]) ->
         return titles
     with tempfile.TemporaryDirectory(prefix="wit-ngrams-") as spill:
         counter = NgramCounter(spill, cfg.spill_keys)
-        for text in _corpus_texts(cfg, titles, stats["skips"]):
-            counter.add_text(text)
+        with bars.bar("corpus texts counted", unit="text") as progress:
+            for text in _corpus_texts(cfg, titles, stats["skips"]):
+                counter.add_text(text)
+                progress.update(1)
         floor = min(cfg.min_unigram_count, cfg.min_bigram_count)
         frequent: dict[str, int] = {}
         for term, count in counter.unigrams.items():

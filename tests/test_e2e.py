@@ -6,6 +6,7 @@ import glob
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -35,6 +36,13 @@ def demo_runs(tmp_path_factory):
 
 def _read_shard(path):
     return list(wds.WebDataset(path, shardshuffle=False))
+
+
+def test_demo_piped_prints_plain_progress_lines(demo_runs):
+    _, (proc, _) = demo_runs  # stderr is a pipe: no bars (tests/test_progress_tty.py: a terminal)
+    assert "\r" not in proc.stderr and "%|" not in proc.stderr
+    line = r"\[wit progress\] images embedded: ([\d,]+)/\1 img \| [\d.,]+ img/s \| \d\d:\d\d"
+    assert re.search(line, proc.stderr), proc.stderr[-2000:]
 
 
 def test_demo_builds_readable_shards(demo_runs):

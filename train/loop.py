@@ -4,7 +4,9 @@
 
 Per step: normalise the uint8 batch on the device, forward under bf16 autocast on CUDA (fp32 on
 CPU), ClipLoss over the global batch, AdamW, optional gradient clipping, schedule, temperature
-clamp. Rank 0 prints a progress line, evaluates at each epoch end and writes checkpoints.
+clamp. Rank 0 shows progress (a tqdm bar with step, ETA, samples/s and loss on a terminal; a
+plain line every `log_every` steps otherwise), evaluates at each epoch end and writes
+checkpoints.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from pipeline import storage
+from pipeline import bars, storage
 from pipeline.usage import UsageError
 from train.checkpoint import save_checkpoint
 from train.config import TrainConfig
@@ -107,10 +109,15 @@ class _Meter:
         self.wait = 0.0
         self.samples = 0
 
-    def line(self, run: Run, loss: float) -> str:
-        """The progress line, and a reset."""
+    def line(self, run: Run, loss: float, bar: bars.Bar | None = None) -> str:
+        """The progress line (or, with a bar, its postfix), and a reset."""
         elapsed = max(1e-9, time.perf_counter() - self.start)
         scale = float(run.model.logit_scale.detach().exp())
+        if bar is not None:
+            rate, lr = self.samples / elapsed, run.scheduler.get_last_lr()[0]
+            bar.update(0, loss=loss, samples_s=round(rate, 1), lr=f"{lr:.2e}")
+            self.reset()
+            return ""
         text = (
             f"epoch {run.epoch} step {run.step}/{run.steps_per_epoch * run.cfg.epochs}"
             f" | {self.samples / elapsed:.1f} samples/s | data wait {self.wait / elapsed:.0%}"
@@ -121,10 +128,10 @@ class _Meter:
         return text
 
 
-def _run_epoch(run: Run, model: torch.nn.Module, env: DistEnv) -> bool:
+def _run_epoch(run: Run, model: torch.nn.Module, env: DistEnv, bar: bars.Bar | None) -> bool:
     """Train until this epoch's data (or step limit) ends; False if stopped early on request."""
     with contextlib.closing(_items(run, env)) as batches:  # closing stops the workers
-        loss = _steps(run, model, env, batches)
+        loss = _steps(run, model, env, batches, bar)
     if loss is None:
         return False
     if run.step == 0:  # a model trained on nothing must not report "finished"
@@ -136,7 +143,7 @@ def _run_epoch(run: Run, model: torch.nn.Module, env: DistEnv) -> bool:
 
 
 def _steps(
-    run: Run, model: torch.nn.Module, env: DistEnv, batches: Iterator[dict]
+    run: Run, model: torch.nn.Module, env: DistEnv, batches: Iterator[dict], bar: bars.Bar | None
 ) -> torch.Tensor | None:
     """The step loop of one epoch; returns the last loss, or None when stopped on request."""
     limit, meter = _epoch_limit(run), _Meter()
@@ -150,9 +157,13 @@ def _steps(
         loss = train_step(run, model, batch, env)
         run.step, run.epoch_step = run.step + 1, run.epoch_step + 1
         meter.samples += len(batch["keys"]) * env.world_size
+        if bar is not None:
+            bar.update(1)
         if env.is_main and run.step % run.cfg.log_every == 0:
             check_finite(float(loss), run.step)
-            print(meter.line(run, float(loss)), flush=True)
+            line = meter.line(run, float(loss), bar)
+            if line:
+                print(line, flush=True)
         if run.cfg.stop_after_steps and run.step >= run.cfg.stop_after_steps:
             _checkpoint(run, env)
             return None
@@ -221,14 +232,22 @@ def _train(run: Run, env: DistEnv) -> dict:
         ids = [env.device.index] if env.device.type == "cuda" else None
         model = DistributedDataParallel(run.model, device_ids=ids)
     started = time.perf_counter()
-    while run.epoch < run.cfg.epochs:
-        if not _run_epoch(run, model, env):
-            return _summary(run, env, started, finished=False)
-        _evaluate(run, env)
-        run.epoch, run.epoch_step = run.epoch + 1, 0
-        run.positions = [DataPosition(run.epoch)] * env.world_size
-        _checkpoint(run, env)
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(_bar(run)) if env.is_main and bars.interactive() else None
+        while run.epoch < run.cfg.epochs:
+            if not _run_epoch(run, model, env, bar):
+                return _summary(run, env, started, finished=False)
+            _evaluate(run, env)
+            run.epoch, run.epoch_step = run.epoch + 1, 0
+            run.positions = [DataPosition(run.epoch)] * env.world_size
+            _checkpoint(run, env)
     return _summary(run, env, started, finished=True)
+
+
+def _bar(run: Run) -> bars.Bar:
+    """The step bar of rank 0 on a terminal: total steps, ETA, then loss and samples/s."""
+    total = run.steps_per_epoch * run.cfg.epochs
+    return bars.Bar("training steps", total=total, unit="step", initial=run.step)
 
 
 def _summary(run: Run, env: DistEnv, started: float, finished: bool) -> dict:

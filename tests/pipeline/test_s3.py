@@ -144,7 +144,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 "date",
             ):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        # A HEAD answer has no body but the object's length (head_object reads it from there).
+        length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(data)))
         self.end_headers()
         self.wfile.write(data if self.command != "HEAD" else b"")
 

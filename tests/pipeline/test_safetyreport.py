@@ -37,4 +37,4 @@ def test_card_section_counts_tagged_images_at_the_policy_threshold():
     rows = [{"punsafe": 0.2}, {"punsafe": 0.7}, {"punsafe": 0.75}, {"punsafe": None}]
     html = safety_section(summary, {"unsafe_policy": "tag", "unsafe_threshold": 0.7}, rows)
     assert "kept and tagged unsafe (punsafe &gt;= 0.7)</th><td class=n>2<" in html  # at: tagged
-    assert "kept images scored</th><td class=n>3<" in html and "<svg" in html
+    assert "kept images scored</th><td class=n>3<" in html and "data:image/svg+xml" in html
