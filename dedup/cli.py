@@ -40,7 +40,7 @@ def _add_embed_args(p: argparse.ArgumentParser) -> None:
         "--floor",
         type=float,
         default=CLASSICAL_FLOOR,
-        help="lowest threshold calibration may pick (classical descriptor)",
+        help="lowest candidate threshold calibration may pick (classical descriptor)",
     )
 
 
@@ -78,6 +78,7 @@ def dedup_config(args: argparse.Namespace) -> DedupConfig:
         embed=embed_config(args),
         index=IndexConfig(kind=args.index, device=args.search_device),
         thresholds=_thresholds(args.threshold),
+        min_inliers=tuple((n, int(v)) for n, v in _thresholds(args.min_inliers)),
         calibration=CalibrationConfig(precision=args.precision, floor=args.floor),
         k=args.k,
         background=args.background,
@@ -205,6 +206,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--shards", action="append", required=True, help="shard folder, tar or glob")
     p.add_argument("--out", required=True)
     p.add_argument("--threshold", action="append", default=[], metavar="NAME=T")
+    p.add_argument(
+        "--min-inliers",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="RANSAC inliers that prove a copy (skip its calibration for that set)",
+    )
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--index", default="auto", choices=["auto", "flat", "ivf"])
     p.add_argument("--search-device", default="auto", choices=["auto", "cpu", "gpu"])
