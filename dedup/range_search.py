@@ -74,12 +74,21 @@ class TorchRange:
             self.device, self.dtype
         )
 
-    def _upload(self, block: np.ndarray, stream):  # type: ignore[no-untyped-def]
-        t = self.torch.from_numpy(np.ascontiguousarray(block, np.float32))
+    def _upload(self, block, stream):  # type: ignore[no-untyped-def]
+        """A block on the device; numpy or torch, best a pinned fp16 torch tensor on CUDA."""
+        torch = self.torch
+        t = (
+            block
+            if isinstance(block, torch.Tensor)
+            else torch.from_numpy(np.ascontiguousarray(block))
+        )
         if self.device.type != "cuda":
             return t.to(self.dtype)
-        with self.torch.cuda.stream(stream):
-            return t.pin_memory().to(self.device, non_blocking=True).to(self.dtype)
+        with torch.cuda.stream(stream):
+            t = t if t.is_pinned() else t.pin_memory()
+            out = t.to(self.device, non_blocking=True).to(self.dtype)
+        out.record_stream(torch.cuda.current_stream())
+        return out
 
     def _tile(self, q, start: int, threshold: float, chunk: int):  # type: ignore[no-untyped-def]
         """Pairs above `threshold` for one uploaded block, eval side in chunks of `chunk`."""
