@@ -231,17 +231,18 @@ def main() -> None:
     """Both tables (quick: 200 photos)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--copies", type=int, default=0, help="copies per edit (default 100)")
     args = ap.parse_args()
-    run(quick=args.quick)
+    run(quick=args.quick, copies=args.copies)
 
 
-def run(quick: bool = False) -> None:
+def run(quick: bool = False, copies: int = 0) -> None:
     """Recall table then tail table on the shared photos."""
     if not os.path.isdir(PHOTOS):
         print(f"skip audit: {PHOTOS} absent")
         return
     photos = load_photos(200 if quick else 1000)
-    r = recall_table(photos, 20 if quick else 100, 60 if quick else 200)
+    r = recall_table(photos, copies or (20 if quick else 100), 60 if quick else 200)
     top = 300 if quick else 3000
     tail_table(photos, 40 if quick else 200, top, r["threshold"], r["min_inliers"], r["inliers"])
 

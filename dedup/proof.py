@@ -41,7 +41,7 @@ VERDICTS = ("verified", "rejected", "unverifiable", "below_candidate")
 # at a threshold never below this strict floor (the classical descriptor's old single stage).
 STRICT_FLOOR = 0.5
 INLIER_FLOOR = 12
-PROOF_FIELDS = ("scale", "stretch", "rotation", "tx", "ty", "coverage", "mirrored")
+PROOF_FIELDS = ("scale", "stretch", "rotation", "tx", "ty", "coverage", "agreement", "mirrored")
 
 
 class EvalProof:
@@ -120,6 +120,7 @@ def proof_schema() -> list[tuple[str, pa.DataType]]:
         ("tx", pa.float32()),
         ("ty", pa.float32()),
         ("coverage", pa.float32()),
+        ("agreement", pa.float32()),
         ("mirrored", pa.bool_()),
     ]
 

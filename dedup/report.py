@@ -92,7 +92,8 @@ def _verdict(row: dict) -> str:
         f"{verdict}: {row['inliers']} inliers (min {row.get('min_inliers')}), "
         f"scale {row['scale']:.2f}, stretch {row['stretch']:.2f}, "
         f"rotation {row['rotation']:.1f}&deg;, shift ({row['tx']:.0f}, {row['ty']:.0f}) px, "
-        f"eval area kept {100 * row['coverage']:.0f}%" + (", mirrored" if row["mirrored"] else "")
+        f"eval area kept {100 * row['coverage']:.0f}%, cells agreeing {100 * row['agreement']:.0f}%"
+        + (", mirrored" if row["mirrored"] else "")
     )
     if verdict == "rejected":
         text = f"<b>rejected by verification</b> ({html.escape(str(row['reject_reason']))}), {text}"

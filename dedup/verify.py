@@ -3,7 +3,8 @@
 The descriptor search only proposes candidates; a candidate pair is a duplicate when SIFT
 keypoints (OpenCV) of the eval image and the training image agree on one affine transform:
 enough RANSAC inliers, a plausible transform (no fold, bounded scale, stretch, shear and
-rotation) and inliers spread over the image (not one logo or caption line). Mirrored copies
+rotation), inliers spread over the image (not one logo or caption line), and the two
+images, aligned by the fit, agreeing cell by cell (not only a shared background). Mirrored copies
 are matched against the mirrored eval image. Everything is seeded, so verdicts are
 reproducible.
 
@@ -41,6 +42,7 @@ class VerifyConfig:
     max_stretch: float = 2.0
     max_shear: float = 0.35
     max_rotation: float = 30.0
+    min_agreement: float = 0.75  # share of aligned cells that correlate (see _agreement)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Features:
     descriptors: np.ndarray
     scale: float
     size: tuple[int, int]
+    gray: np.ndarray  # the working image, for the photometric check
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Verification:
     coverage: float = 0.0
     mirrored: bool = False
     reason: str = ""
+    agreement: float = 0.0
 
 
 _SIFT: dict[tuple[int, float], cv2.SIFT] = {}
@@ -88,11 +92,12 @@ def features(img: Image.Image, cfg: VerifyConfig = VerifyConfig()) -> Features:
     w, h = img.size
     s = cfg.size / max(1, min(w, h))
     gray = img.convert("L").resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)
-    kps, desc = _sift(cfg.max_features, cfg.contrast).detectAndCompute(np.asarray(gray), None)
+    arr = np.asarray(gray)
+    kps, desc = _sift(cfg.max_features, cfg.contrast).detectAndCompute(arr, None)
     pts = np.array([k.pt for k in kps], np.float32).reshape(-1, 2)
     if desc is None:
         desc = np.zeros((0, 128), np.float32)
-    return Features(pts, desc.astype(np.float32), s, (w, h))
+    return Features(pts, desc.astype(np.float32), s, (w, h), arr)
 
 
 def eval_features(img: Image.Image, cfg: VerifyConfig = VerifyConfig()) -> tuple[Features, ...]:
@@ -142,6 +147,36 @@ def _coverage(m: np.ndarray, ev: Features, tr: Features) -> float:
     return float(inside.mean())
 
 
+def _agreement(m: np.ndarray, ev: Features, tr: Features, cell: int = 32) -> float:
+    """Share of the overlap's textured 32-px cells where the eval image and the training image
+    warped onto it correlate (> 0.6, blurred): a copy agrees almost everywhere, two pictures
+    that share only a background or a logo do not."""
+    h, w = ev.gray.shape
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpAffine(tr.gray, m, (w, h), flags=flags).astype(np.float32)
+    mask = cv2.warpAffine(np.full_like(tr.gray, 255), m, (w, h), flags=flags) == 255
+    a = cv2.GaussianBlur(ev.gray.astype(np.float32), (0, 0), 1.5)
+    b = cv2.GaussianBlur(warped, (0, 0), 1.5)
+    hh, ww = h // cell * cell, w // cell * cell
+
+    def tiles(x: np.ndarray) -> np.ndarray:
+        return (
+            x[:hh, :ww]
+            .reshape(hh // cell, cell, ww // cell, cell)
+            .swapaxes(1, 2)
+            .reshape(-1, cell * cell)
+        )
+
+    ta, tb, tm = tiles(a), tiles(b), tiles(mask).all(axis=1)
+    ta, tb = ta - ta.mean(axis=1, keepdims=True), tb - tb.mean(axis=1, keepdims=True)
+    sa, sb = np.sqrt((ta * ta).sum(1)), np.sqrt((tb * tb).sum(1))
+    use = tm & (sa > 2.0 * cell)  # inside the training image and textured (std > 2 grey levels)
+    if use.sum() < 4:
+        return 0.0
+    r = (ta * tb).sum(1)[use] / (sa[use] * sb[use] + 1e-6)
+    return float((r > 0.6).mean())
+
+
 def _fit(ev: Features, tr: Features, cfg: VerifyConfig, mirrored: bool) -> Verification:
     src, dst = _matches(ev, tr, cfg.ratio)
     if len(src) < max(3, cfg.min_inliers):
@@ -150,7 +185,7 @@ def _fit(ev: Features, tr: Features, cfg: VerifyConfig, mirrored: bool) -> Verif
     m, mask = cv2.estimateAffine2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=cfg.reproj, maxIters=2000
     )
-    if m is None:
+    if m is None or not np.isfinite(m).all():
         return Verification(False, 0, mirrored=mirrored, reason="no_model")
     keep = mask.ravel().astype(bool)
     n = int(keep.sum())
@@ -163,8 +198,11 @@ def _fit(ev: Features, tr: Features, cfg: VerifyConfig, mirrored: bool) -> Verif
         tx, rot = tx + float(m[0, 0]) * w * ev.scale / tr.scale, -rot
     spread = min(_spread(src[keep], ev), _spread(dst[keep], tr))
     reason = _reject_reason(n, rel, stretch, shear, rot, spread, cfg)
+    agree = _agreement(m, ev, tr) if scale else 0.0
+    if not reason and agree < cfg.min_agreement:
+        reason = "appearance_differs"
     return Verification(
-        not reason, n, rel, stretch, rot, tx, ty, _coverage(m, ev, tr), mirrored, reason
+        not reason, n, rel, stretch, rot, tx, ty, _coverage(m, ev, tr), mirrored, reason, agree
     )
 
 
