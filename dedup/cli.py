@@ -184,6 +184,14 @@ def _run_query(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _run_embed(args: argparse.Namespace, extra: list[str]) -> int:
+    from dedup.embed_job import run_embed_job
+
+    stats = run_embed_job(args.shards, args.out, extra)
+    print(f"embedded {sum(s['count'] for s in stats)} samples of {len(stats)} shards -> {args.out}")
+    return 0
+
+
 def _run_filter(args: argparse.Namespace, extra: list[str]) -> int:
     from dedup.filter import FilterConfig, filter_shards
 
@@ -239,6 +247,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _add_analysis_args(a)
     a.set_defaults(func=_run_analyze)
+    e = _add_parser(sub, "dedup-embed", help="Beam job: descriptor vectors beside the shards")
+    e.add_argument("--shards", required=True, help="shard folder, tar or glob")
+    e.add_argument("--out", required=True, help="where NNNNN.emb.npy/.emb.json go")
+    e.set_defaults(func=_run_embed, accepts_extra=True)  # Beam options pass through
     f = _add_parser(sub, "filter", help="reshard without the keys of an exclusion list")
     f.add_argument("--shards", required=True)
     f.add_argument("--exclude", required=True, help="keys.txt or exclusion.parquet")
