@@ -150,26 +150,28 @@ def _raw_config(cfg):  # type: ignore[no-untyped-def]
     """Plausibility checks off: RANSAC's raw inlier count, an upper bound of what counts."""
     big = 1e9
     return replace(cfg, min_inliers=0, min_spread=0.0, max_scale=big, max_stretch=big,
-                   max_shear=big, max_rotation=big)  # fmt: skip
+                   max_shear=big, max_rotation=big, min_agreement=-1.0)  # fmt: skip
 
 
 def _verify_top(sims, same, queries, evals, order, thr: float, m: int):  # type: ignore[no-untyped-def]
-    """(raw inliers per pair, false duplicates) for the distinct pairs in `order`."""
+    """(raw inliers, agreement per pair, false duplicates) for the distinct pairs in `order`."""
     proof = EvalProof(evals)
     raw_cfg = _raw_config(proof.cfg)
     feats: dict[int, object] = {}
-    inl, false_dups = [], 0
+    inl, agree, false_dups = [], [], 0
     strict = max(thr, STRICT_FLOOR)
     for pos in order:
         qi, ei = divmod(int(pos), sims.shape[1])
         if qi not in feats:
             feats[qi] = features(queries[qi])
         v = proof.check(ei, feats[qi])  # type: ignore[arg-type]
-        inl.append(verify(proof._cache[ei], feats[qi], raw_cfg).inliers)  # type: ignore[arg-type]
+        raw = verify(proof._cache[ei], feats[qi], raw_cfg)  # type: ignore[arg-type]
+        inl.append(raw.inliers)
+        agree.append(raw.agreement)
         sim = float(sims.flat[pos])
         dup = (v.verified and v.inliers >= m) or (v.reason == "unverifiable" and sim >= strict)
         false_dups += int(dup and sim >= thr)
-    return np.array(inl), false_dups
+    return np.array(inl), np.array(agree), false_dups
 
 
 def tail_table(photos: list, n_proc: int, top: int, thr: float, m: int, pos: np.ndarray) -> dict:
@@ -183,7 +185,7 @@ def tail_table(photos: list, n_proc: int, top: int, thr: float, m: int, pos: np.
         f"max similarity {d.max():.3f}; distinct pairs >= candidate threshold {thr:.3f}: {n_cand}"
     )
     order = np.argsort(-np.where(same, -np.inf, sims).ravel(), kind="stable")[: max(top, n_cand)]
-    inl, false_dups = _verify_top(sims, same, queries, evals, order, thr, m)
+    inl, agree, false_dups = _verify_top(sims, same, queries, evals, order, thr, m)
     print(f"verified the {len(order)} most similar distinct pairs: {false_dups} false duplicates")
     print(
         f"raw RANSAC inliers of those pairs: max {inl.max()}, 99th pct {np.quantile(inl, 0.99):.0f}"
@@ -191,7 +193,12 @@ def tail_table(photos: list, n_proc: int, top: int, thr: float, m: int, pos: np.
     s_fit = fit_tail(d, n_tail=min(2000, d.size // 100))
     jitter = np.random.default_rng(1).random(len(inl))  # counts -> continuous for the fit
     i_fit = fit_tail(inl + jitter, n_tail=max(20, len(inl) // 10))
+    print(
+        f"agreement of those pairs' raw fits: max {agree.max():.3f}, 99th pct {np.quantile(agree, 0.99):.3f}"
+    )
+    a_fit = fit_tail(agree + 1e-6 * jitter, n_tail=max(20, len(agree) // 10))
     out = _extrapolate(s_fit, i_fit, thr, m, pos)
+    out["agreement"] = _agreement_bound(s_fit, a_fit, thr)
     print(
         f"false duplicates measured among distinct pairs: {false_dups}; took {time.perf_counter() - t0:.0f} s"
     )
@@ -209,6 +216,11 @@ def _extrapolate(s_fit, i_fit, thr: float, m: int, pos: np.ndarray) -> dict:  # 
     print(
         f"  false candidates per eval image at 400M: {p_c * TRAIN:,.0f} [{lo * TRAIN:,.0f}, {hi * TRAIN:,.0f}]"
     )
+    for t in (0.4, 0.45, 0.5, 0.55, 0.6):
+        r, r_hi = s_fit.rate(t) * TRAIN, s_fit.interval(t)[1] * TRAIN
+        print(
+            f"  candidate threshold {t:.2f}: {r:,.1f} false candidates per eval image (upper {r_hi:,.1f})"
+        )
     print(
         f"inlier tail: GPD xi {ig.xi:.3f} sigma {ig.sigma:.2f} over u {i_fit.u:.1f} (top {i_fit.n_tail} of {i_fit.n})"
     )
@@ -227,23 +239,42 @@ def _extrapolate(s_fit, i_fit, thr: float, m: int, pos: np.ndarray) -> dict:  # 
     return {"p_candidate": p_c, "p_candidate_ci": (lo, hi), "by_min_inliers": rows}
 
 
+def _agreement_bound(s_fit, a_fit, thr: float) -> dict:  # type: ignore[no-untyped-def]
+    """The same extrapolation through the agreement score (a verdict needs >= 0.75)."""
+    level = EvalProof([]).cfg.min_agreement
+    g = a_fit.gpd
+    p_a, (_, p_a_hi) = a_fit.rate(level), a_fit.interval(level)
+    hi = s_fit.interval(thr)[1]
+    print(
+        f"agreement tail: GPD xi {g.xi:.3f} sigma {g.sigma:.4f} over u {a_fit.u:.3f}, endpoint {a_fit.u + g.endpoint:.3f}"
+    )
+    print(f"  P(agreement >= {level} | top pair) = {p_a:.2e} [90% upper {p_a_hi:.2e}]")
+    per_img = hi * p_a_hi * TRAIN
+    print(
+        f"  false verified duplicates (upper 90%): per eval image {per_img:.2e}, per 10k-image set {per_img * 1e4:.2e}"
+    )
+    return {"p_agreement": p_a, "p_agreement_hi": p_a_hi, "per_image": per_img}
+
+
 def main() -> None:
     """Both tables (quick: 200 photos)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--copies", type=int, default=0, help="copies per edit (default 100)")
+    ap.add_argument("--photos", type=int, default=0, help="photos (default 1000, quick 200)")
+    ap.add_argument("--top", type=int, default=0, help="most similar distinct pairs verified")
     args = ap.parse_args()
-    run(quick=args.quick, copies=args.copies)
+    run(args.quick, args.copies, args.photos, args.top)
 
 
-def run(quick: bool = False, copies: int = 0) -> None:
+def run(quick: bool = False, copies: int = 0, n_photos: int = 0, top: int = 0) -> None:
     """Recall table then tail table on the shared photos."""
     if not os.path.isdir(PHOTOS):
         print(f"skip audit: {PHOTOS} absent")
         return
-    photos = load_photos(200 if quick else 1000)
+    photos = load_photos(n_photos or (200 if quick else 1000))
     r = recall_table(photos, copies or (20 if quick else 100), 60 if quick else 200)
-    top = 300 if quick else 3000
+    top = top or (300 if quick else 3000)
     tail_table(photos, 40 if quick else 200, top, r["threshold"], r["min_inliers"], r["inliers"])
 
 
