@@ -5,6 +5,10 @@
     python bench/dedup.py --rates-only    # images/s and queries/s only (GPU machines too)
     python bench/dedup.py --compare-cnn [--cnn cnn.pt]  # classical vs a self-trained CNN
 
+Then `bench/dedup_audit.py`'s two tables: recall per web edit through both stages (descriptor
+candidates, then geometric verification) and the distinct-pair false-positive tail
+extrapolated to 400M training images.
+
 Quality: half the photos are the eval set, altered copies of part of them (each passed through
 the shard encoding) are queries, the other half (distinct photos) are the negatives. Precision
 and recall per alteration are printed at the calibrated threshold and at the shipped floor.
@@ -184,6 +188,9 @@ def main() -> None:
             print(f"skip quality: {PHOTOS} absent")
         else:
             quality(200 if args.quick else 1000, 50 if args.quick else 200)
+            from bench import dedup_audit  # the two-stage recall and false-positive tail
+
+            dedup_audit.run(quick=args.quick)
     n = 200 if args.quick else 1000
     rates(n, args.eval_vectors, args.queries // (10 if args.quick else 1), args.device)
 

@@ -16,7 +16,7 @@ import sys
 from dedup.calibrate import CalibrationConfig
 from dedup.embed import EmbedConfig
 from dedup.index import IndexConfig
-from dedup.launch import threshold_spec
+from dedup.launch import inliers_spec, threshold_spec
 from dedup.overlap import CLASSICAL_FLOOR, DedupConfig
 from pipeline.usage import at_least
 
@@ -44,7 +44,7 @@ def _add_embed_args(p: argparse.ArgumentParser) -> None:
         "--floor",
         type=at_least(-1, float, hi=1),
         default=CLASSICAL_FLOOR,
-        help="lowest threshold calibration may pick (classical descriptor)",
+        help="lowest candidate threshold calibration may pick (classical descriptor)",
     )
 
 
@@ -82,6 +82,7 @@ def dedup_config(args: argparse.Namespace) -> DedupConfig:
         embed=embed_config(args),
         index=IndexConfig(kind=args.index, device=args.search_device),
         thresholds=_thresholds(args.threshold),
+        min_inliers=tuple((n, round(v)) for n, v in _thresholds(args.min_inliers)),
         calibration=CalibrationConfig(precision=args.precision, floor=args.floor),
         k=args.k,
         background=args.background,
@@ -198,6 +199,14 @@ def _run_query(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _run_embed(args: argparse.Namespace, extra: list[str]) -> int:
+    from dedup.embed_job import run_embed_job
+
+    stats = run_embed_job(args.shards, args.out, extra)
+    print(f"embedded {sum(s['count'] for s in stats)} samples of {len(stats)} shards -> {args.out}")
+    return 0
+
+
 def _run_filter(args: argparse.Namespace, extra: list[str]) -> int:
     from dedup.filter import FilterConfig, filter_shards
     from dedup.launch import check_dedup_filter
@@ -223,6 +232,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out", required=True)
     p.add_argument(
         "--threshold", action="append", default=[], metavar="NAME=T", type=threshold_spec
+    )
+    p.add_argument(
+        "--min-inliers",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        type=inliers_spec,
+        help="RANSAC inliers that prove a copy (skip its calibration for that set)",
     )
     p.add_argument("--k", type=at_least(1), default=5)
     p.add_argument("--index", default="auto", choices=["auto", "flat", "ivf"])
@@ -250,6 +267,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _add_analysis_args(a)
     a.set_defaults(func=_run_analyze)
+    e = _add_parser(sub, "dedup-embed", help="Beam job: descriptor vectors beside the shards")
+    e.add_argument("--shards", required=True, help="shard folder, tar or glob")
+    e.add_argument("--out", required=True, help="where NNNNN.emb.npy/.emb.json go")
+    e.set_defaults(func=_run_embed, accepts_extra=True)  # Beam options pass through
     f = _add_parser(sub, "filter", help="reshard without the keys of an exclusion list")
     f.add_argument("--shards", required=True)
     f.add_argument("--exclude", required=True, help="keys.txt or exclusion.parquet")

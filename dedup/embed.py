@@ -34,7 +34,7 @@ __all__ = [
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-VIEW_NAMES = ("full", "centre", "tl", "tr", "bl", "br")
+VIEW_NAMES = ("full", "centre", "tl", "tr", "bl", "br", "rot+7k", "rot-7k", "rot+7w", "rot-7w")
 
 
 @dataclass(frozen=True)
@@ -166,13 +166,32 @@ _VIEWS = {
 }
 
 
+# Turned views (degrees, corner fill): a copy rotated on a page keeps its flat corners, which
+# the descriptor cannot trim; these views bring rotations up to ~10 degrees into range.
+_ROTATED = {
+    "rot+7k": (7.0, (0, 0, 0)),
+    "rot-7k": (-7.0, (0, 0, 0)),
+    "rot+7w": (7.0, (255, 255, 255)),
+    "rot-7w": (-7.0, (255, 255, 255)),
+}
+
+
+def _view(img: Image.Image, name: str) -> Image.Image:
+    if name == "full":
+        return img
+    if name in _ROTATED:
+        angle, fill = _ROTATED[name]
+        return img.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=fill)
+    return _crop(img, *_VIEWS[name])
+
+
 def eval_views(
     img: Image.Image, views: Sequence[str] = VIEW_NAMES, flip: bool = True
 ) -> list[Image.Image]:
-    """The views of an eval image that get indexed: crops (and their mirror images)."""
+    """The views of an eval image that get indexed: crops, turns (and their mirror images)."""
     out = []
     for name in views:
-        view = img if name == "full" else _crop(img, *_VIEWS[name])
+        view = _view(img, name)
         out.append(view)
         if flip:
             out.append(ImageOps.mirror(view))

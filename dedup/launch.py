@@ -28,6 +28,14 @@ def threshold_spec(text: str) -> str:
     return text
 
 
+def inliers_spec(text: str) -> str:
+    """A `type=` for `NAME=N` with N a whole number of RANSAC inliers >= 4 (an affine fit's own)."""
+    name, sep, value = text.partition("=")
+    if not (sep and name and value.isdigit() and int(value) >= 4):
+        raise argparse.ArgumentTypeError(f"must be NAME=N with N an integer >= 4, got {text!r}")
+    return text
+
+
 def _existing_shards(spec: str) -> list[str]:
     """The tars of a shard spec (folder, glob or tar) that exist."""
     from dedup.wds import shard_paths

@@ -1,11 +1,14 @@
 """The overlap analysis: training shards against named eval sets, written for auditors.
 
-`run_dedup(cfg)` embeds every eval set (several views each), picks each set's threshold
-(given, or calibrated on synthetic copies), streams the training shards through the same
-embedder, searches every eval index, and writes to `cfg.out`:
+`run_dedup(cfg)` embeds every eval set (several views each), picks each set's candidate
+threshold and minimum inlier count (given, or calibrated on synthetic copies), streams the
+training shards through the same embedder, searches every eval index, verifies every candidate
+pair by geometry (`dedup.proof`), and writes to `cfg.out`:
 
-- `overlap.parquet`: train key, shard, eval set, eval id, similarity, rank, duplicate flag
-  (every match within `margin` of the threshold, so near misses stay visible)
+- `overlap.parquet`: train key, shard, eval set, eval id, similarity, rank, the verification
+  verdict (verified | rejected | below_candidate), inlier count and fitted transform, and the
+  duplicate flag (= verified); every match within `margin` of the candidate threshold, so
+  near misses and pairs rejected by verification stay visible
 - `eval_images.parquet`: one row per eval image with its overlap flag (All/Overlap/Clean)
 - `summary.json` / `summary.parquet`: per eval set counts, overlap %, threshold, descriptor
 - `exclusion/keys.txt` (one key per line) and `exclusion/exclusion.parquet` for the trainer
@@ -19,6 +22,7 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain, islice
 
 import numpy as np
@@ -32,6 +36,8 @@ from dedup.embed import EmbedConfig, Embedder, make_embedder
 from dedup.evalsets import read_eval_set
 from dedup.index import IndexConfig
 from dedup.matcher import EvalIndex, embed_in_batches
+from dedup.proof import STRICT_FLOOR, EvalProof, calibrate_proof, proof_schema, prove_rows
+from dedup.verify import VerifyConfig
 from dedup.wds import TrainImage, expected_images, iter_train_images, shard_paths
 from pipeline import bars, storage
 from pipeline.imaging import thumbnail_jpeg
@@ -39,9 +45,10 @@ from pipeline.usage import UsageError
 
 __all__ = ["DedupConfig", "run_dedup", "calibrate_sets", "CLASSICAL_FLOOR"]
 
-# The classical descriptor's lowest sensible threshold (bench/dedup.py: distinct ImageNet
-# photos stay below it); calibration on a tiny eval set never goes under it.
-CLASSICAL_FLOOR = 0.5
+# The classical descriptor's lowest candidate threshold: calibration on a tiny eval set never
+# goes under it. Candidates are then verified by geometry, so it is chosen for recall
+# (bench/dedup.py: about 2e-5 of distinct ImageNet photo pairs reach it).
+CLASSICAL_FLOOR = 0.35
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class DedupConfig:
     margin: float = 0.1
     background: int = 2000
     max_thumbs: int = 400
+    verify: VerifyConfig = VerifyConfig()
+    min_inliers: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -73,9 +82,16 @@ class _EvalSet:
     threshold: float
     source: str
     calibration: Calibration | None = None
+    proof: EvalProof | None = None
+    proof_stats: dict = field(default_factory=dict)
     rows: list[dict] = field(default_factory=list)
     train_thumbs: dict[str, bytes] = field(default_factory=dict)
     top1: list[float] = field(default_factory=list)
+
+    @cached_property
+    def eval_pos(self) -> dict[str, int]:
+        """Row of each eval id in this set."""
+        return {i: n for n, i in enumerate(self.index.ids)}
 
 
 def _load_set(
@@ -102,7 +118,11 @@ def _load_set(
         )
         thr, source = cal.threshold, "calibrated"
     thumbs = [thumbnail_jpeg(im) for im in images]
-    return _EvalSet(name, path, [it.label for it in items], thumbs, index, thr, source, cal)
+    proof, stats = calibrate_proof(
+        index, images, embedder, cfg.calibration, cfg.verify, dict(cfg.min_inliers).get(name)
+    )
+    labels = [it.label for it in items]
+    return _EvalSet(name, path, labels, thumbs, index, thr, source, cal, proof, stats)
 
 
 def _batches(items: Iterator[TrainImage], n: int) -> Iterator[list[TrainImage]]:
@@ -121,10 +141,11 @@ def _match_batch(
     sims, idx = s.index.match(s.index.project(raw), cfg.k)
     s.top1.extend(float(v) for v in sims[:, 0] if np.isfinite(v))
     keep = (idx >= 0) & (sims >= s.threshold - cfg.margin)
+    new: list[dict] = []
     for q, r in zip(*np.nonzero(keep), strict=True):
         t = batch[q]
         sim = float(sims[q, r])
-        s.rows.append(
+        new.append(
             {
                 "key": t.key,
                 "shard": t.shard,
@@ -132,14 +153,20 @@ def _match_batch(
                 "eval_id": s.index.ids[idx[q, r]],
                 "similarity": round(sim, 6),
                 "rank": int(r) + 1,
-                "duplicate": sim >= s.threshold,
+                "duplicate": False,
                 "threshold": s.threshold,
+                "min_inliers": s.proof.cfg.min_inliers if s.proof else None,
                 "caption": t.caption,
                 "url": t.url,
             }
         )
         if t.key not in s.train_thumbs and len(s.train_thumbs) < cfg.max_thumbs:
             s.train_thumbs[t.key] = thumbnail_jpeg(images[q])
+    if s.proof is not None:
+        by_key = {t.key: im for t, im in zip(batch, images, strict=True)}
+        strict = max(s.threshold, STRICT_FLOOR)
+        prove_rows(new, s.proof, by_key, s.threshold, s.eval_pos, strict)
+    s.rows.extend(new)
 
 
 def _scan(
@@ -182,6 +209,12 @@ def _summary(s: _EvalSet, descriptor: str, scanned: int) -> dict:
         "overlap_pct": round(100.0 * len(dup_ids) / n_all, 3) if n_all else 0.0,
         "train_images": scanned,
         "flagged_train": len({r["key"] for r in s.rows if r["duplicate"]}),
+        "candidates": sum(r["verdict"] != "below_candidate" for r in s.rows),
+        "verified": sum(r["verdict"] == "verified" for r in s.rows),
+        "rejected_by_verification": sum(r["verdict"] == "rejected" for r in s.rows),
+        "unverifiable": sum(r["verdict"] == "unverifiable" for r in s.rows),
+        "strict_threshold": max(s.threshold, STRICT_FLOOR),
+        **s.proof_stats,
     }
 
 
@@ -205,6 +238,7 @@ OVERLAP_SCHEMA = pa.schema(
         ("caption", pa.string()),
         ("url", pa.string()),
     ]
+    + proof_schema()
 )
 EVAL_SCHEMA = pa.schema(
     [

@@ -29,6 +29,11 @@ _COLUMNS = (
     "descriptor",
     "train_images",
     "flagged_train",
+    "candidates",
+    "verified",
+    "rejected_by_verification",
+    "unverifiable",
+    "min_inliers",
 )
 _MARK_START, _MARK_END = "<!-- analysis:start -->", "<!-- analysis:end -->"
 _STYLE = """body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}
@@ -51,13 +56,32 @@ def _img(data: bytes) -> str:
 def _pair(s: Any, row: dict) -> str:
     e = _esc
     eval_idx = s.index.ids.index(row["eval_id"])
-    flag = "duplicate" if row["duplicate"] else "below threshold"
+    flag = _verdict(row)
     return (
         f'<div class="pair">{_img(s.thumbs[eval_idx])} {_img(s.train_thumbs.get(row["key"], b""))}'
         f"<br>eval <b>{e(row['eval_id'])}</b> vs train <b>{e(row['key'])}</b> "
         f"({e(row['shard'])})<br>similarity {row['similarity']:.3f}, {flag}"
         f'<div class="cap">{e(row["caption"])}</div><div class="cap">{e(row["url"])}</div></div>'
     )
+
+
+def _verdict(row: dict) -> str:
+    """The pair's verdict and, where it was verified, the fitted transform."""
+    verdict = row.get("verdict") or ("duplicate" if row["duplicate"] else "below threshold")
+    if verdict == "unverifiable":
+        return f"unverifiable (too few keypoints): descriptor alone, strict threshold {row['strict_threshold']:.3f}"
+    if verdict == "below_candidate" or row.get("inliers") is None:
+        return html.escape(verdict.replace("_", " "))
+    text = (
+        f"{verdict}: {row['inliers']} inliers (min {row.get('min_inliers')}), "
+        f"scale {row['scale']:.2f}, stretch {row['stretch']:.2f}, "
+        f"rotation {row['rotation']:.1f}&deg;, shift ({row['tx']:.0f}, {row['ty']:.0f}) px, "
+        f"eval area kept {100 * row['coverage']:.0f}%, cells agreeing {100 * row['agreement']:.0f}%"
+        + (", mirrored" if row["mirrored"] else "")
+    )
+    if verdict == "rejected":
+        text = f"<b>rejected by verification</b> ({html.escape(str(row['reject_reason']))}), {text}"
+    return text
 
 
 def _table(summaries: list[dict]) -> str:
@@ -85,11 +109,17 @@ def similarity_histogram(values: Sequence[float], threshold: float, title: str) 
 def _section(s: Any, n: int = 12) -> str:
     e = _esc
     top = sorted((r for r in s.rows if r["duplicate"]), key=lambda r: -r["similarity"])[:n]
+    rejected = sorted(
+        (r for r in s.rows if r.get("verdict") == "rejected"), key=lambda r: -r["similarity"]
+    )[:n]
     near = sorted(s.rows, key=lambda r: abs(r["similarity"] - s.threshold))[:n]
     parts = [
         f"<h2>{e(s.name)}</h2><p>source: {e(s.path)}</p>",
         similarity_histogram(s.top1, s.threshold, s.name),
         "<h3>Top matches</h3>" + ("".join(_pair(s, r) for r in top) or "<p>none</p>"),
+        "<h3>Rejected by verification</h3><p>candidates above the similarity threshold "
+        "whose geometry did not hold</p>"
+        + ("".join(_pair(s, r) for r in rejected) or "<p>none</p>"),
         "<h3>Near the threshold</h3>" + ("".join(_pair(s, r) for r in near) or "<p>none</p>"),
     ]
     return "\n".join(parts)

@@ -12,9 +12,9 @@ import io
 import random
 from collections.abc import Callable
 
-from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-__all__ = ["TRANSFORMS", "MILD", "HARD", "apply", "as_shard_jpeg"]
+__all__ = ["TRANSFORMS", "MILD", "HARD", "WEB", "apply", "as_shard_jpeg"]
 
 Transform = Callable[[Image.Image, random.Random], Image.Image]
 
@@ -77,6 +77,80 @@ def _combo(img: Image.Image, rng: random.Random) -> Image.Image:
     return _jpeg(ImageOps.mirror(img), 50)
 
 
+def _rotate10(img: Image.Image, rng: random.Random) -> Image.Image:
+    """Turned by up to 10 degrees on a flat background, the corners left in."""
+    angle = rng.choice([-1, 1]) * rng.uniform(2.0, 10.0)
+    fill = rng.choice([(0, 0, 0), (255, 255, 255)])
+    return img.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=fill)
+
+
+def _pad(img: Image.Image, rng: random.Random) -> Image.Image:
+    """Letterboxed: padding up to a third of the image on two opposite sides."""
+    w, h = img.size
+    fill = rng.choice([(0, 0, 0), (255, 255, 255), (30, 30, 30)])
+    share = rng.uniform(0.15, 1 / 3)  # padding / final size
+    if rng.random() < 0.5:
+        pad = round(h * share / (1 - share) / 2)
+        return ImageOps.expand(img, border=(0, pad, 0, pad), fill=fill)
+    pad = round(w * share / (1 - share) / 2)
+    return ImageOps.expand(img, border=(pad, 0, pad, 0), fill=fill)
+
+
+def _stretch(img: Image.Image, rng: random.Random) -> Image.Image:
+    w, h = img.size
+    f = rng.uniform(1.2, 1.5)
+    return img.resize((round(w * f), h) if rng.random() < 0.5 else (w, round(h * f)))
+
+
+def _gamma(img: Image.Image, rng: random.Random) -> Image.Image:
+    g = rng.choice([rng.uniform(0.5, 0.75), rng.uniform(1.4, 2.0)])
+    img = img.point([round(255 * (i / 255) ** g) for i in range(256)] * 3)
+    return ImageEnhance.Contrast(img).enhance(rng.uniform(0.6, 1.5))
+
+
+def _thumb(img: Image.Image, rng: random.Random) -> Image.Image:
+    """Blurred, then downscaled to a thumbnail (shorter side 64-96 px)."""
+    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 2.0)))
+    w, h = img.size
+    s = rng.uniform(64, 96) / min(w, h)
+    return img.resize((max(8, round(w * s)), max(8, round(h * s))), Image.BILINEAR)
+
+
+def _watermark(img: Image.Image, rng: random.Random) -> Image.Image:
+    """A semi-transparent tiled watermark plus a caption bar."""
+    w, h = img.size
+    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = ImageFont.load_default(size=max(10, h // 12))
+    mark = rng.choice(["(c) STOCK", "PREVIEW", "example.com"])
+    for y in range(h // 8, h, h // 3):
+        draw.text((w // 10 + (y % 37), y), mark, fill=(255, 255, 255, 110), font=font)
+    out = Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
+    return _text(out, rng)
+
+
+def _crop20(img: Image.Image, rng: random.Random) -> Image.Image:
+    return _crop(img, rng, rng.uniform(0.8, 0.9))
+
+
+def _mirror_crop(img: Image.Image, rng: random.Random) -> Image.Image:
+    return ImageOps.mirror(_crop(img, rng, rng.uniform(0.8, 0.92)))
+
+
+def _web_combo(img: Image.Image, rng: random.Random) -> Image.Image:
+    """Crop, small turn, stretch, colour and a caption, then JPEG 40."""
+    img = _crop(img, rng, rng.uniform(0.85, 0.95))
+    img = img.rotate(rng.uniform(-5, 5), resample=Image.BICUBIC, expand=True)
+    w, h = img.size
+    img = img.resize((round(w * rng.uniform(1.0, 1.25)), h))
+    img = _text(_gamma(img, rng), rng)
+    return _jpeg(ImageOps.mirror(img) if rng.random() < 0.5 else img, 40)
+
+
+def _gray(img: Image.Image, rng: random.Random) -> Image.Image:
+    return ImageOps.grayscale(img).convert("RGB")
+
+
 TRANSFORMS: dict[str, Transform] = {
     "resize": _resize,
     "jpeg50": lambda im, r: _jpeg(im, 50),
@@ -89,9 +163,35 @@ TRANSFORMS: dict[str, Transform] = {
     "border": _border,
     "text": _text,
     "mild_combo": _combo,
+    "rotate10": _rotate10,
+    "pad33": _pad,
+    "stretch": _stretch,
+    "gray": _gray,
+    "gamma": _gamma,
+    "thumb": _thumb,
+    "jpeg25": lambda im, r: _jpeg(im, 25),
+    "watermark": _watermark,
+    "crop20": _crop20,
+    "mirror_crop": _mirror_crop,
+    "web_combo": _web_combo,
 }
 MILD = ("resize", "jpeg50", "crop10", "hflip", "mild_combo")
 HARD = ("jpeg30", "crop15", "rotate", "colour", "border", "text")
+# The edits copies undergo on the web (issue #15's recall table): bench/dedup.py measures each.
+WEB = (
+    "rotate10",
+    "pad33",
+    "stretch",
+    "gray",
+    "gamma",
+    "thumb",
+    "jpeg25",
+    "watermark",
+    "text",
+    "crop20",
+    "mirror_crop",
+    "web_combo",
+)
 
 
 def apply(name: str, img: Image.Image, seed: int = 0) -> Image.Image:

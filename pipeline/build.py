@@ -54,6 +54,16 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
         storage.join(cfg.output, "shards"), cfg.samples_per_shard, cfg.resume, cfg.s3_endpoint_url
     )
 
+    if cfg.embed_vectors:  # optional: the overlap audit's vectors, on the build's workers
+        from dedup.embed_job import EmbedShards
+
+        shards_dir = storage.join(cfg.output, "shards")
+        _ = (
+            shards
+            | "ShardTars" >> beam.Map(_shard_tar, shards_dir)
+            | "EmbedVectors" >> EmbedShards(storage.join(cfg.output, "vectors"))
+        )
+
     stages = (read, text, unique, matched, language, balanced, downloaded, samples)
     rejects = tuple(s.rejected for s in stages) | "AllRejects" >> beam.Flatten()
     reject_files = rejects | "WriteRejects" >> WriteRejects(
@@ -71,6 +81,10 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
         "drops": drop_keys(rejects),
     }
     return inputs | "Finalize" >> Finalize(cfg.output, cfg.to_json(), cfg.s3_endpoint_url)
+
+
+def _shard_tar(stats: dict, shards_dir: str) -> str:
+    return storage.join(shards_dir, stats["shard"])
 
 
 def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict[str, Any]:

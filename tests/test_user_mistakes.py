@@ -101,6 +101,7 @@ CASES = [
     ("eval-set-missing", "wit", [*DEDUP[:2], "--eval=web={t}/nosuch", "--out={t}/out"], "no such folder or file", False),
     ("dedup-threshold-malformed", "wit", [*DEDUP, "--threshold=web"], "--threshold: must be NAME=T with T in [-1, 1], got 'web'", False),
     ("dedup-threshold-unknown-set", "wit", [*DEDUP, "--threshold=cifar=0.9"], "--threshold cifar=0.9: no eval set of that name", False),
+    ("dedup-min-inliers-malformed", "wit", [*DEDUP, "--min-inliers=web=many"], "--min-inliers: must be NAME=N with N an integer >= 4, got 'web=many'", False),
     ("dedup-k-0", "wit", [*DEDUP, "--k=0"], "--k: must be an integer >= 1", False),
     ("dedup-out-under-a-file", "wit", [*DEDUP[:3], "--out={t}/empty.txt/o"], "{t}/empty.txt is a file, not a folder", False),
     ("analyze-not-a-checkpoint", "wit", ["overlap", "analyze", "{t}/run", "--checkpoint={t}/empty.txt"], "{t}/empty.txt: not a `wit train` checkpoint", False),

@@ -7,6 +7,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from dedup.overlap import CLASSICAL_FLOOR
 from dedup.wds import iter_tar
 from pipeline.cli import main
 
@@ -83,4 +84,4 @@ def test_filter_reshard_honours_exclusion(run: dict) -> None:
 def test_calibrate_command(world: dict, capsys: pytest.CaptureFixture) -> None:
     assert main(["dedup-calibrate", "--eval", f"toy={world['eval']}", "--max-images", "16"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["toy"]["threshold"] >= 0.5 and result["toy"]["positives"] == 16
+    assert result["toy"]["threshold"] >= CLASSICAL_FLOOR and result["toy"]["positives"] == 16

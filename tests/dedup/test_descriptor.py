@@ -13,7 +13,7 @@ from dedup.descriptor import decode, describe
 from dedup.embed import ClassicalEmbedder, EmbedConfig
 from dedup.index import IndexConfig
 from dedup.matcher import EvalIndex, embed_in_batches
-from dedup.overlap import CLASSICAL_FLOOR
+from dedup.proof import STRICT_FLOOR as CLASSICAL_FLOOR  # the descriptor-only threshold
 from tests.dedup.conftest import IMAGENET, scene
 
 

@@ -50,7 +50,7 @@ def test_whitening_roundtrip(tmp_path) -> None:
 
 
 def test_eval_views_count() -> None:
-    assert len(eval_views(scene(3))) == 12
+    assert len(eval_views(scene(3))) == 20  # 6 crops + 4 turns, each also mirrored
     assert len(eval_views(scene(3), ("full",), flip=False)) == 1
 
 

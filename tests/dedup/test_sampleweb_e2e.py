@@ -116,3 +116,21 @@ def test_zero_shot_analysis_end_to_end(
     assert "planted &lt;b&gt;" in report and "planted <b>" not in report
     assert main(["overlap", "query", str(overlap), "SELECT all_n FROM analysis"]) == 0
     assert capsys.readouterr().out.split() == ["all_n", "8"]
+
+
+def test_every_duplicate_is_verified_with_its_transform(web: dict, overlap: Path) -> None:
+    rows = pq.read_table(overlap / "overlap.parquet").to_pylist()
+    (s,) = json.loads((overlap / "summary.json").read_text())
+    for r in rows:
+        candidate = r["similarity"] >= r["threshold"]
+        assert r["verdict"] == ("below_candidate" if not candidate else r["verdict"])
+        assert r["duplicate"] == (r["verdict"] == "verified")
+        if r["verdict"] == "verified":
+            assert r["inliers"] >= r["min_inliers"] == s["min_inliers"] >= 12
+            assert 0.2 < r["scale"] < 5 and abs(r["rotation"]) < 30 and r["coverage"] > 0.5
+    by_key = {r["key"]: r for r in rows if r["duplicate"]}
+    for t in web["truth"]:  # the planted flips are found as mirrored copies
+        assert by_key[t["key"]]["mirrored"] == (t["transform"] == "flip")
+    assert s["verified"] == 4 and s["candidates"] == 4 + s["rejected_by_verification"]
+    report = (overlap / "report.html").read_text()
+    assert "Rejected by verification" in report and "inliers (min" in report
