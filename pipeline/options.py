@@ -131,7 +131,8 @@ class WitOptions(PipelineOptions):
             "--total_timeout",
             type=above(0),
             default=30.0,
-            help="Deadline of one download, redirects included (seconds).",
+            help="Deadline of one download from its first attempt: connect, TLS, headers, every "
+            "redirect hop, retry waits and the body (seconds).",
         )
         add(
             "--retries",
