@@ -15,7 +15,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.schema import Record
 from pipeline.stages import BalanceByQuery
-from queries.balance import count_matches, keep_sample, uniform
+from queries.balance import balance_stats, count_matches, keep_sample, uniform
 
 
 def _first_key(seed: int, fires: dict[int, bool], probs: dict[int, float]) -> str:
@@ -118,3 +118,25 @@ def test_the_seed_changes_what_balance_by_query_keeps() -> None:
             assert seven == _brute_force_kept(records, t=20, seed=7)
         else:
             assert len(seven) == len(eight) == 20
+
+
+def test_balance_stats_by_hand() -> None:
+    before, after = {0: 50, 1: 10, 2: 5, 3: 30, 4: 30}, {0: 20, 1: 10, 2: 5, 3: 18}
+    stats = balance_stats(before, after, t=20, top=3)
+    assert stats["t"] == 20
+    assert stats["before"] == {
+        "queries_matched": 5, "matches": 125, "head_queries": 3, "head_matches": 110,
+        "tail_queries": 2, "tail_matches": 15, "max": 50, "median": 30,
+    }  # fmt: skip
+    assert stats["after"] == {
+        "queries_matched": 4, "matches": 53, "head_queries": 0, "head_matches": 0,
+        "tail_queries": 4, "tail_matches": 53, "max": 20, "median": 14.0,
+    }  # fmt: skip
+    assert stats["top_queries"] == [  # by count, ties by query id; absent after: 0
+        {"query_id": 0, "before": 50, "after": 20},
+        {"query_id": 3, "before": 30, "after": 18},
+        {"query_id": 4, "before": 30, "after": 0},
+    ]
+    empty = balance_stats({}, {}, t=5)
+    assert empty["before"]["max"] == 0 and empty["before"]["median"] == 0
+    assert empty["top_queries"] == [] and empty["after"]["queries_matched"] == 0
