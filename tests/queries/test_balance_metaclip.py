@@ -140,3 +140,17 @@ def test_balance_stats_by_hand() -> None:
     empty = balance_stats({}, {}, t=5)
     assert empty["before"]["max"] == 0 and empty["before"]["median"] == 0
     assert empty["top_queries"] == [] and empty["after"]["queries_matched"] == 0
+
+
+def _stage_reason_detail(record: Record) -> tuple[str, str, str]:
+    return record.stage, record.reason, record.detail
+
+
+def test_cap_rejects_carry_stage_reason_and_queries() -> None:
+    records = [Record(url=f"http://r.test/{i}", caption="c", query_ids=(4, 9)) for i in range(6)]
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(records) | BalanceByQuery(max_per_query=1, seed=0, method="cap")
+        assert_that(
+            out.rejected | beam.Map(_stage_reason_detail),
+            equal_to([("balance", "over_query_cap", "queries [4, 9]")] * 4),  # 2 selected (seed 0)
+        )
