@@ -86,3 +86,9 @@ def test_resolver_overrides_and_literals_skip_the_lookup() -> None:
     assert resolver.resolve("10.1.2.3", 81) == ("10.1.2.3", 81)
     assert resolver.resolve("::1", 82) == ("::1", 82)
     assert lookup.calls == []
+
+
+def test_system_resolver_answers_localhost() -> None:
+    ip, port = Resolver().resolve("localhost", 8080)  # /etc/hosts: no network needed
+    assert port == 8080 and ip in ("127.0.0.1", "::1")
+    assert not address_allowed(ip)  # and loopback stays refused without an opt-in
