@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.schema import Record
 from pipeline.stages import BalanceByQuery
-from queries.balance import balance_stats, count_matches, keep_sample, uniform
+from queries.balance import BalanceConfig, balance_stats, count_matches, keep_sample, uniform
 
 
 def _first_key(seed: int, fires: dict[int, bool], probs: dict[int, float]) -> str:
@@ -154,3 +155,11 @@ def test_cap_rejects_carry_stage_reason_and_queries() -> None:
             out.rejected | beam.Map(_stage_reason_detail),
             equal_to([("balance", "over_query_cap", "queries [4, 9]")] * 4),  # 2 selected (seed 0)
         )
+
+
+def test_config_bounds_and_default_top() -> None:
+    assert BalanceConfig(t=1).t == 1  # the smallest cap is allowed
+    with pytest.raises(ValueError, match="t must be positive, got 0"):
+        BalanceConfig(t=0)
+    counts = {q: 100 - q for q in range(12)}
+    assert len(balance_stats(counts, counts, t=5)["top_queries"]) == 10  # the default top
