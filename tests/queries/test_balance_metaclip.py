@@ -7,6 +7,7 @@ over the hash draws, not from `keep_sample` itself.
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import apache_beam as beam
@@ -163,3 +164,9 @@ def test_config_bounds_and_default_top() -> None:
         BalanceConfig(t=0)
     counts = {q: 100 - q for q in range(12)}
     assert len(balance_stats(counts, counts, t=5)["top_queries"]) == 10  # the default top
+
+
+def test_uniform_is_the_documented_hash_and_takes_any_key() -> None:
+    digest = hashlib.blake2b(b"7\x1fk1\x1f3", digest_size=8).digest()
+    assert uniform(7, "k1", 3) == int.from_bytes(digest, "little") / 2**64  # stable across releases
+    assert 0.0 <= uniform(0, "bad\ud800key", 1) < 1.0  # a lone surrogate from a broken page
