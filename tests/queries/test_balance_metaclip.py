@@ -170,3 +170,12 @@ def test_uniform_is_the_documented_hash_and_takes_any_key() -> None:
     digest = hashlib.blake2b(b"7\x1fk1\x1f3", digest_size=8).digest()
     assert uniform(7, "k1", 3) == int.from_bytes(digest, "little") / 2**64  # stable across releases
     assert 0.0 <= uniform(0, "bad\ud800key", 1) < 1.0  # a lone surrogate from a broken page
+
+
+def test_keep_sample_default_seed_is_the_config_default() -> None:
+    counts = {0: 1_000}
+    draws = [keep_sample(f"k{i}", (0,), counts, t=100) for i in range(500)]
+    seeded = [
+        keep_sample(f"k{i}", (0,), counts, t=100, seed=BalanceConfig().seed) for i in range(500)
+    ]
+    assert draws == seeded
