@@ -92,3 +92,8 @@ def test_system_resolver_answers_localhost() -> None:
     ip, port = Resolver().resolve("localhost", 8080)  # /etc/hosts: no network needed
     assert port == 8080 and ip in ("127.0.0.1", "::1")
     assert not address_allowed(ip)  # and loopback stays refused without an opt-in
+
+
+def test_system_resolver_failure_says_why() -> None:
+    with pytest.raises(ResolveError, match="label"):  # refused before any DNS query
+        Resolver().resolve("a" * 64 + ".test", 80)
