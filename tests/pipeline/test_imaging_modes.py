@@ -101,3 +101,19 @@ def test_thumbnail_is_a_small_jpeg() -> None:
     thumb = Image.open(io.BytesIO(thumbnail_jpeg(Image.new("RGBA", (400, 200)), side=64)))
     assert thumb.format == "JPEG" and thumb.size == (64, 32) and thumb.mode == "RGB"
     assert Image.open(io.BytesIO(thumbnail_jpeg(Image.new("RGB", (400, 200))))).size == (128, 64)
+
+
+def test_truncated_scan_data_is_corrupt_not_a_crash() -> None:
+    out = io.BytesIO()
+    Image.effect_noise((300, 300), 80).convert("RGB").save(out, "JPEG", quality=90)
+    body = out.getvalue()[: len(out.getvalue()) * 3 // 5]  # headers intact, scan cut short
+    with pytest.raises(ImageRejected) as err:
+        process_image(body, ImageConfig(resize_mode="no"))
+    assert err.value.reason == Reason.CORRUPT_IMAGE and "truncated" in err.value.detail
+
+
+def test_a_riff_file_that_is_not_webp_is_not_an_image() -> None:
+    wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40
+    with pytest.raises(ImageRejected) as err:
+        process_image(wav, CFG)
+    assert err.value.reason == Reason.NOT_AN_IMAGE
