@@ -27,7 +27,14 @@ from dedup.embed import ClassicalEmbedder
 from dedup.wds import IMAGE_MEMBERS, iter_tar, shard_paths
 from pipeline import storage
 
-__all__ = ["embed_shard", "EmbedShards", "iter_vector_blocks", "run_embed_job", "range_over_files"]
+__all__ = [
+    "embed_shard",
+    "EmbedShards",
+    "iter_vector_blocks",
+    "run_embed_job",
+    "range_over_files",
+    "main",
+]
 
 
 def _vectors_name(shard: str, ext: str) -> str:

@@ -13,7 +13,16 @@ from pipeline import storage
 from pipeline.preflight import check_file, check_matches, check_output
 from pipeline.usage import UsageError
 
-__all__ = ["threshold_spec", "check_evals", "check_dedup", "check_calibrate", "check_run_dir"]
+__all__ = [
+    "threshold_spec",
+    "inliers_spec",
+    "check_checkpoint",
+    "check_dedup_filter",
+    "check_evals",
+    "check_dedup",
+    "check_calibrate",
+    "check_run_dir",
+]
 
 
 def threshold_spec(text: str) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "languages_svg",
     "sizes_svg",
     "captions_svg",
+    "punsafe_svg",
 ]
 
 STAGE_ORDER = (

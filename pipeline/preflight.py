@@ -21,6 +21,8 @@ __all__ = [
     "check_queries",
     "s3_problem",
     "cat_main",
+    "check_format",
+    "sniff_format",
 ]
 
 

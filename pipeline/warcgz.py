@@ -27,7 +27,14 @@ try:
 except ImportError:  # pragma: no cover - isal is a core dependency; zlib is the same API
     _inflate = zlib  # type: ignore[assignment]
 
-__all__ = ["WarcRecord", "TruncatedArchive", "iter_records", "iter_members", "MAX_RECORD_BYTES"]
+__all__ = [
+    "WarcRecord",
+    "TruncatedArchive",
+    "iter_records",
+    "iter_members",
+    "http_payload",
+    "MAX_RECORD_BYTES",
+]
 
 MAX_RECORD_BYTES = 64 << 20  # Common Crawl truncates payloads at 1 MiB (5 MiB since 2025)
 _READ = 1 << 22  # bytes read from the stream at a time

@@ -15,6 +15,12 @@ if ROOT not in sys.path:
 SHARED_DATA = os.environ.get("WIT_SHARED_DATA") or os.path.join(ROOT, "..", "shared", "data")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """CI sets WIT_REQUIRE_SHARED_DATA=1: the real-data tests must run there, never skip."""
+    if os.environ.get("WIT_REQUIRE_SHARED_DATA") == "1" and not os.path.isdir(SHARED_DATA):
+        raise pytest.UsageError(f"WIT_REQUIRE_SHARED_DATA=1 but {SHARED_DATA} is not a folder")
+
+
 @pytest.fixture(scope="session")
 def small_web(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small sample web (20 pages) generated once per test session."""

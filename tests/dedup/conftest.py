@@ -78,7 +78,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
         key = f"{0xA000 + i:016x}"
         planted[key] = f"e{i:02d}"
         samples.append(
-            sample(key, transforms.apply(name, evals[i], i), f"copy {name}", f"http://x/{key}")
+            sample(  # planted copies appear in the report: their captions are hostile too
+                key,
+                transforms.apply(name, evals[i], i),
+                f"copy {name} <script>alert(1)</script>",
+                f"http://x/{key}?a=<b>",
+            )
         )
     for j in range(40):
         key = f"{0xB000 + j:016x}"

@@ -50,8 +50,9 @@ def test_summary_counts(run: dict) -> None:
 
 def test_report_escapes_hostile_captions(run: dict) -> None:
     html = (run["out"] / "report.html").read_text()
-    assert "<script>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "copy" in html
+    assert "<script>" not in html and "?a=<b>" not in html
+    assert "copy hflip &lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, escaped
+    assert "?a=&lt;b&gt;" in html
     assert "data:image/svg+xml;base64," in html and not list(run["out"].glob("*.png"))
 
 

@@ -53,7 +53,9 @@ def test_procedural_copies_found_distinct_not() -> None:
     assert dist_max.max() < CLASSICAL_FLOOR
 
 
-@pytest.mark.skipif(not os.path.isdir(IMAGENET), reason="shared imagenet-samples absent")
+@pytest.mark.skipif(
+    not os.path.isdir(IMAGENET), reason=f"shared data absent: {IMAGENET} (set WIT_SHARED_DATA)"
+)
 def test_real_photos_mild_edits() -> None:
     files = sorted(f for f in os.listdir(IMAGENET) if f.endswith(".JPEG"))
     photos = []

@@ -29,15 +29,57 @@ def test_torchscript_model_loads_as_descriptor(tmp_path) -> None:
     assert vecs[0] @ vecs[2] > 0.999 and vecs[0] @ vecs[1] < 0.999
 
 
-def test_onnx_model_when_onnxruntime_present(tmp_path) -> None:
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
-    path = str(tmp_path / "tiny.onnx")
-    torch.onnx.export(
-        _Tiny(), torch.zeros(1, 3, 32, 32), path, input_names=["x"], dynamic_axes={"x": {0: "n"}}
+def test_onnx_model_gives_the_torchscript_descriptor(tmp_path) -> None:
+    pytest.importorskip(
+        "onnxruntime", reason="the onnx extra is not installed: pip install -e .[onnx]"
     )
-    emb = make_embedder(EmbedConfig(kind="onnx", model_path=path, input_size=32))
-    assert emb.embed([scene(1), scene(2)]).shape == (2, 48)
+    pytest.importorskip("onnx", reason="the onnx extra is not installed: pip install -e .[onnx]")
+    onnx_path, script_path = str(tmp_path / "tiny.onnx"), str(tmp_path / "tiny.pt")
+    torch.onnx.export(
+        _Tiny(), torch.zeros(1, 3, 32, 32), onnx_path, input_names=["x"],
+        dynamic_axes={"x": {0: "n"}}, dynamo=False,
+    )  # fmt: skip
+    torch.jit.script(_Tiny()).save(script_path)
+    images = [scene(1), scene(2), scene(1)]
+    onnx = make_embedder(EmbedConfig(kind="onnx", model_path=onnx_path, input_size=32))
+    script = make_embedder(
+        EmbedConfig(kind="torchscript", model_path=script_path, input_size=32, device="cpu")
+    )
+    vecs = onnx.embed(images)
+    assert vecs.shape == (3, 48)
+    assert np.allclose(vecs, script.embed(images), atol=1e-5)  # same model, same descriptor
+    assert vecs[0] @ vecs[2] > 0.999 and vecs[0] @ vecs[1] < 0.999
+
+
+def _correlated(n: int = 400, d: int = 8) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    scales = np.array([20.0, 8, 5, 3, 2, 1, 0.5, 0.2])[:d]  # one direction dominates
+    mix = np.linalg.qr(rng.normal(size=(d, d)))[0]  # a random rotation: correlated columns
+    return (rng.normal(size=(n, d)) * scales @ mix + 3.0).astype(np.float32)
+
+
+def test_whitening_whitens() -> None:
+    x = _correlated()
+    w = Whitening.fit(x, dim=4, shrink=0.0)
+    y = (x - w.mean) @ w.proj  # before the L2 normalisation of `apply`
+    assert np.allclose(np.cov(y.T), np.eye(4), atol=1e-3)  # unit variance, decorrelated
+    assert np.allclose(y.mean(axis=0), 0.0, atol=1e-3)
+    top = np.linalg.eigh(np.cov(x.T))[1][:, ::-1][:, :4]  # the 4 leading principal directions
+    assert np.allclose(
+        np.abs(top.T @ (w.proj / np.linalg.norm(w.proj, axis=0))), np.eye(4), atol=1e-3
+    )
+    out = w.apply(x)
+    assert np.allclose(out, y / np.linalg.norm(y, axis=1, keepdims=True), atol=1e-5)
+
+
+def test_whitening_shrinkage_keeps_order_and_decorrelates() -> None:
+    x = _correlated()
+    y = (x - Whitening.fit(x, dim=8).mean) @ Whitening.fit(x, dim=8).proj
+    cov = np.cov(y.T)
+    assert np.allclose(cov - np.diag(np.diag(cov)), 0.0, atol=1e-3)
+    variances = np.diag(cov)  # lambda / (lambda + shrink * mean lambda): below 1, decreasing
+    assert np.all(variances < 1.0) and np.all(np.diff(variances) < 0)
+    assert variances[0] > 0.95
 
 
 def test_whitening_roundtrip(tmp_path) -> None:
@@ -45,7 +87,7 @@ def test_whitening_roundtrip(tmp_path) -> None:
     w = Whitening.fit(x, dim=4)
     w.save(str(tmp_path / "w.npz"))
     w2 = Whitening.load(str(tmp_path / "w.npz"))
-    assert np.allclose(w.apply(x), w2.apply(x))
+    assert np.array_equal(w.apply(x), w2.apply(x))
     assert w.apply(x).shape == (50, 4)
 
 

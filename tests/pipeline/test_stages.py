@@ -123,7 +123,6 @@ def test_balance_caps_each_query_exactly_and_deterministically():
         assert_that(out.kept | "K" >> beam.Map(_key), equal_to(sorted(expected)), label="kept")
         rejected = {r.key for r in records} - expected
         assert_that(out.rejected | "R" >> beam.Map(_key), equal_to(sorted(rejected)), label="rej")
-    assert _expected_kept(records, 10, 8) != expected  # the seed matters
 
 
 def test_balance_metaclip_keeps_tail_queries_whole():

@@ -8,7 +8,6 @@ import unicodedata
 
 import pytest
 
-import queries.matcher as matcher_mod
 import queries.text as text_mod
 from queries.matcher import QueryMatcher, load_queries
 from queries.text import match_form, tokens
@@ -17,10 +16,6 @@ from queries.text import match_form, tokens
 @pytest.fixture
 def matcher() -> QueryMatcher:
     return QueryMatcher(["cat", "red circle", "Cat", "猫", "c++", "New York", "café", "แมว"])
-
-
-def test_public_api() -> None:
-    assert set(matcher_mod.__all__) >= {"QueryMatcher", "load_queries", "normalize_text"}
 
 
 @pytest.mark.parametrize(

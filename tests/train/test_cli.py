@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 
 import pytest
 
@@ -67,30 +66,3 @@ def test_wit_train_runs_through_the_wit_command(shard_urls, tmp_path, capsys) ->
     assert code == 0
     out = capsys.readouterr().out
     assert "samples/s" in out and '"step": 3' in out
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "train",
-        "train.config",
-        "train.model",
-        "train.loss",
-        "train.optim",
-        "train.tokenizer",
-        "train.shards",
-        "train.transform",
-        "train.data",
-        "train.checkpoint",
-        "train.dist",
-        "train.evaluate",
-        "train.prepare",
-        "train.loop",
-        "train.cli",
-        "train.synthetic",
-    ],
-)
-def test_public_api_is_declared(module: str) -> None:
-    mod = importlib.import_module(module)
-    for name in mod.__all__:
-        assert hasattr(mod, name), f"{module}.{name}"

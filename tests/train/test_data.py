@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 from collections import Counter
 
@@ -148,9 +147,3 @@ def test_resampled_mode_is_endless(shard_urls, tokenizer) -> None:
     batches = list(itertools.islice(iter(ds), 15))  # 120 samples from a 48-sample shard
     assert all(b["images"] is not None for b in batches)
     assert len(set(_keys(batches))) <= 48
-
-
-def test_parquet_roundtrip_via_bytes() -> None:
-    buf = io.BytesIO()
-    pq.write_table(pa.table({"key": ["a"]}), buf)
-    assert pq.read_table(io.BytesIO(buf.getvalue()))["key"].to_pylist() == ["a"]
