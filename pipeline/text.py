@@ -32,6 +32,7 @@ BOILERPLATE = frozenset(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 _WORD = re.compile(r"\w+")
+_SPACE = re.compile(r"\s")  # the characters str.isspace() accepts (both use Py_UNICODE_ISSPACE)
 _BAD_EXTENSIONS = (".svg", ".svgz", ".ico", ".pdf", ".mp4", ".webm", ".mov", ".js", ".css")
 
 
@@ -97,7 +98,7 @@ def url_ok(url: str, cfg: TextConfig) -> tuple[bool, str]:
         return False, Reason.BAD_URL
     if parts.scheme not in cfg.schemes:
         return False, Reason.UNSUPPORTED_SCHEME
-    if not parts.hostname or any(c.isspace() for c in url):
+    if not parts.hostname or _SPACE.search(url):
         return False, Reason.BAD_URL
     if parts.path.lower().endswith(_BAD_EXTENSIONS):
         return False, Reason.UNSUPPORTED_EXTENSION
