@@ -26,11 +26,12 @@ _WORDS = (
     "dog cat car street market table chair kitchen beach sunset forest bridge church museum "
     "festival concert team game player flower tree bird coffee book store shop sale vintage"
 ).split()
+_VOCABULARY = [_WORDS]  # the words of captions and paths (write_wat's `words`)
 _ALTS = ("", "", "image", "logo", "click here", "icon")  # what many real alts look like
 
 
 def _text(rng: random.Random, lo: int, hi: int) -> str:
-    return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(lo, hi)))
+    return " ".join(rng.choice(_VOCABULARY[0]) for _ in range(rng.randint(lo, hi)))
 
 
 def _links(rng: random.Random, host: str) -> list[dict]:
@@ -80,9 +81,10 @@ def _page_records(rng: random.Random, i: int) -> list[dict]:
     ]
 
 
-def write_wat(path: str, pages: int, seed: int = 0) -> None:
-    """Write a WAT file of `pages` pages (3 records each) to `path`."""
+def write_wat(path: str, pages: int, seed: int = 0, words: tuple[str, ...] = _WORDS) -> None:
+    """Write a WAT file of `pages` pages (3 records each, captions from `words`) to `path`."""
     rng = random.Random(seed)
+    _VOCABULARY[0] = words
     with open(path, "wb") as f:
         writer = WARCWriter(f, gzip=True)
         for i in range(pages):

@@ -1,7 +1,7 @@
 """Where each µs per candidate of the DirectRunner job goes: sampled stacks -> cost categories.
 
     py-spy record --gil -r 250 -f raw -o job.spy -- .venv/bin/python beam_runner.py ...
-    .venv/bin/python bench/jobprofile.py job.spy --candidates 24973 [--cpu_s 10.8]
+    .venv/bin/python bench/jobprofile.py job.spy --candidates 24973 [--cpu_s 6.2]
 
 Each sample (a stack, root to leaf) is charged to the first category found walking from the
 leaf towards the root, so a stage's own code, the Records it builds and the Beam machinery
@@ -24,7 +24,7 @@ __all__ = ["categorize", "profile_table"]
 _RULES = [
     ("start-up: imports", r"importlib"),
     ("reader: read_wat (warcio, gzip, json, urljoin, Record)", r"pipeline/read\.py|warcio/"),
-    ("rejects: rows, sort, parquet", r"pipeline/accounting\.py|pyarrow/"),
+    ("rejects: rows, sort, parquet", r"pipeline/(accounting|rejects)\.py|pyarrow/"),
     ("filter_text: clean + url_ok + caption_ok", r"pipeline/text\.py"),
     ("match_queries: Aho-Corasick", r"queries/(matcher|text)\.py"),
     ("progress.tick + counters per record", r"pipeline/progress\.py|apache_beam/metrics/"),
@@ -52,11 +52,12 @@ def categorize(stack: str) -> str:
 
 
 def profile_table(raw_lines: list[str], candidates: int, cpu_s: float = 0.0) -> str:
-    """A markdown table: category, samples, share, µs per candidate."""
+    """A markdown table of the samples taken while bundles ran (start-up left out): category,
+    samples, share, µs per candidate (`cpu_s`: the run's CPU beyond start-up, to scale to)."""
     counts: collections.Counter[str] = collections.Counter()
     for line in raw_lines:
         stack, _, n = line.rstrip().rpartition(" ")
-        if stack:
+        if stack and not categorize(stack).startswith("start-up"):
             counts[categorize(stack)] += int(n)
     total = sum(counts.values())
     scale = cpu_s / total if cpu_s else 1 / 250  # seconds per sample (250 Hz if not scaled)
@@ -73,7 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("raw", help="py-spy `record -f raw` output.")
     ap.add_argument("--candidates", type=int, required=True)
-    ap.add_argument("--cpu_s", type=float, default=0.0, help="Measured CPU s of the run.")
+    ap.add_argument("--cpu_s", type=float, default=0.0, help="CPU s of the run beyond start-up.")
     args = ap.parse_args()
     with open(args.raw) as f:
         print(profile_table(f.readlines(), args.candidates, args.cpu_s))

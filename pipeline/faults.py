@@ -291,7 +291,7 @@ def _rewrap(pardo: Any, fn: beam.DoFn) -> None:
     from apache_beam.runners.common import DoFnSignature
 
     for name in ("input_batch_converter", "output_batch_converter"):
-        setattr(fn, name, getattr(pardo.fn, name, None))
+        setattr(fn, name, None)  # the wrapper takes and emits elements, never batches
     pardo.fn = pardo.dofn = pardo._cached_fn = fn
     pardo._signature = DoFnSignature(fn)
 

@@ -13,6 +13,7 @@ within, so reruns, retries and any worker count write the same bytes. Drop count
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
 import socket
@@ -50,6 +51,7 @@ _COLUMNS = tuple(_REJECT_SCHEMA.names)
 _SORT = ("stage", "reason", "key", "source", "caption", "url", "page_url", "detail", "http_status")
 _TEXT = ("key", "url", "caption", "page_url", "source", "detail")  # what sizes a row
 
+_LOG = logging.getLogger(__name__)
 Chunk = tuple  # one list per column of `_REJECT_SCHEMA`, in order
 
 
@@ -173,13 +175,16 @@ class _BucketFn(beam.DoFn):
 class _WriteBucketFn(beam.DoFn):
     def __init__(self, rejects_dir: str) -> None:
         self.rejects_dir = rejects_dir
-        self.writers = Metrics.string_set("write_rejects", "writers")
+        self.files = Metrics.counter("write_rejects", "files")
 
     def process(self, item: tuple[int, Iterable[Chunk]]) -> Iterator[dict]:
         table = _sorted_table(item[1])
         name = f"rejects-{item[0]:05d}.parquet"
         storage.write_bytes(storage.join(self.rejects_dir, name), _parquet(table))
-        self.writers.add(f"{socket.gethostname()}:{os.getpid()}")
+        self.files.inc()
+        _LOG.info(
+            "%s: %d rows, written by %s:%d", name, table.num_rows, socket.gethostname(), os.getpid()
+        )
         yield {"file": name, "count": table.num_rows}
 
 
