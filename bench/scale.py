@@ -6,8 +6,9 @@ Each stage's own code runs in this one process on inputs made here (the generate
 WAT files, 500k synthetic query entries as in bench/queries.py, real photos from
 ../shared/data/imagenet-samples served by a separate `http.server` process on 127.0.0.1).
 Rates are per CPU-second of this process (`time.process_time`), so they are per core. First of
-all, the whole job: `beam_runner.py` on a Common Crawl-shaped WAT (`bench/ccwat.py`) in a child
-process, µs per candidate beside the reader alone and the gunzip floor (`--job_only`: just that).
+all, the whole job: `beam_runner.py` on a Common Crawl-shaped WAT in a child process
+(`bench/jobcost.py`), µs per candidate beside the reader alone and the gunzip floor
+(`--job_only`: just that).
 The cost model (`bench/scalemodel.py`) turns them into core-hours, workers and money for the full job.
 """
 
@@ -28,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("WIT_PROGRESS_INTERVAL", "0")
 
+from bench.jobcost import job_rates  # noqa: E402
 from bench.scalemodel import print_model  # noqa: E402
 from pipeline.download import download_record  # noqa: E402
 from pipeline.fetch import FetchConfig, Fetcher  # noqa: E402
@@ -62,70 +64,6 @@ def wat_rates(web: str) -> dict[str, float]:
     cands = sum(1 for f in files for _ in read_wat(f))
     rate = _per_cpu_second(lambda: sum(1 for f in files for _ in read_wat(f)))
     return {"wat_candidates_per_s": rate, "wat_mb_per_s": rate * mb / cands}
-
-
-def _child_cpu(cmd: list[str]) -> float:
-    """User+sys CPU seconds of a child process run to completion."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(cmd, check=True, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-
-
-def _job_cpu(wat: str, queries: str, out: str) -> float:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    runner = os.path.join(root, "beam_runner.py")
-    args = [f"--input={wat}", f"--queries={queries}", f"--output={out}", "--progress_interval=0"]
-    return _child_cpu([sys.executable, runner, *args])
-
-
-def job_rates(pages: int, runs: int = 3) -> dict[str, float]:
-    """The whole job through beam_runner.py (DirectRunner, one process) on a Common Crawl-shaped
-    WAT whose queries match nothing: µs per candidate beyond start-up, beside the reader alone
-    and the gunzip floor (cc2dataset's extraction too, where it is installed); medians of `runs`."""
-    import gzip
-    import statistics
-
-    from bench.ccwat import write_wat
-
-    with tempfile.TemporaryDirectory() as tmp:
-        big, tiny, queries = f"{tmp}/big.warc.wat.gz", f"{tmp}/tiny.warc.wat.gz", f"{tmp}/q.txt"
-        write_wat(big, pages)
-        write_wat(tiny, 10, seed=1)
-        with open(queries, "w") as f:
-            f.write("zzqqxxnomatch\n")
-        n, n_tiny = (sum(1 for _ in read_wat(w)) for w in (big, tiny))
-        jobs = [_job_cpu(big, queries, f"{tmp}/o{i}") for i in range(runs)]
-        start = [_job_cpu(tiny, queries, f"{tmp}/t{i}") for i in range(runs)]
-        per = (statistics.median(jobs) - statistics.median(start)) / (n - n_tiny)
-        reader = statistics.median(
-            _cpu_of(lambda: sum(1 for _ in read_wat(big))) for _ in range(runs)
-        )
-        gunzip = statistics.median(_cpu_of(lambda: len(gzip.open(big).read())) for _ in range(runs))
-        rates = {"job_candidates": n, "job_wat_mb": os.path.getsize(big) / 1e6}
-        rates.update(job_us_per_candidate=1e6 * per, job_startup_cpu_s=statistics.median(start))
-        rates.update(
-            reader_us_per_candidate=1e6 * reader / n, gunzip_us_per_candidate=1e6 * gunzip / n
-        )
-        rates["job_candidates_per_s"] = 1 / per
-        rates.update(_cc2dataset_rate(big, n))
-    return rates
-
-
-def _cpu_of(fn: Callable[[], object]) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
-
-
-def _cc2dataset_rate(wat: str, n: int) -> dict[str, float]:
-    """cc2dataset's own extraction on the same file, where the package is installed."""
-    try:
-        from cc2dataset.main import process_wat  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
-    cpu = _cpu_of(lambda: sum(1 for _ in process_wat("file://" + wat, "image")))
-    return {"cc2dataset_us_per_candidate": 1e6 * cpu / n}
 
 
 def text_rate(records: list[Record]) -> float:
@@ -258,7 +196,7 @@ def main() -> None:
     ap.add_argument("--job_pages", type=int, default=2000, help="Pages of the end-to-end WAT.")
     ap.add_argument("--job_only", action="store_true", help="Measure only the end-to-end job.")
     args = ap.parse_args()
-    rates = job_rates(args.job_pages)
+    rates = job_rates(args.job_pages)  # bench/jobcost.py
     if not args.job_only:
         rates.update(measure(args.entries, args.images))
     print("| measured on this machine (per core) | value |\n|---|---:|")

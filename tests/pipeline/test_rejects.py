@@ -47,6 +47,10 @@ def test_rejects_file_is_sorted_whatever_the_arrival_order():
     assert keys == sorted(keys) and len(rows) == 300
 
 
+def _alt(i: int, j: int) -> str:
+    return (f"zq{i}x yv{j}w", "", "image", f"kq{i} rr{j} tt")[(i * j) % 4]
+
+
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 
@@ -78,10 +82,13 @@ def _writers(output: str) -> set[str]:
 def test_rejects_100_to_1_written_by_every_worker_and_byte_identical(
     small_web, web_server, tmp_path
 ):
-    from bench.ccwat import write_wat
+    from pipeline.webarchive import write_crawl
 
-    extra = str(tmp_path / "CC-extra.warc.wat.gz")  # ~21k candidates no query matches
-    write_wat(extra, 1800, seed=5, words=tuple(f"zq{i}x" for i in range(60)))
+    pages = [  # ~20k candidates that no query matches (some dropped earlier, by text filters)
+        (f"http://p{i}.invalid/", b"", [(f"/i/{i}-{j}.jpg", _alt(i, j)) for j in range(20)])
+        for i in range(1000)
+    ]  # fmt: skip
+    extra = write_crawl(str(tmp_path / "extra"), pages, files=1)[0]
     _build(small_web, extra, web_server, str(tmp_path / "one"))
     multi = _build(small_web, extra, web_server, str(tmp_path / "multi"), *MULTI)
     retried = _build(
