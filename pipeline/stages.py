@@ -145,6 +145,21 @@ def _by_key(record: Record) -> tuple[str, Record]:
     return record.key, record
 
 
+class _KeyByUrlFn(beam.DoFn):
+    """(key, record) for the URL shuffle, taking a whole batch where one arrives."""
+
+    def process(self, record: Record) -> Iterator[tuple[str, Record]]:
+        yield record.key, record
+
+    @beam.DoFn.yields_elements
+    def process_batch(self, batch: list[Record]) -> Iterator[tuple[str, Record]]:
+        for record in batch:
+            yield record.key, record
+
+    def get_input_batch_type(self, input_element_type: object) -> object:
+        return beam.typehints.List[input_element_type]
+
+
 class _KeepFirstFn(_Counted):
     """Of the records sharing a grouping key, keep the one that sorts first; reject the rest."""
 
@@ -165,7 +180,8 @@ class DedupUrls(beam.PTransform):
     """Keep one candidate per URL (the key is a hash of the URL)."""
 
     def expand(self, records: beam.PCollection) -> Split:
-        grouped = records | "KeyByUrl" >> beam.Map(_by_key) | "GroupByUrl" >> beam.GroupByKey()
+        keyed = beam.ParDo(_KeyByUrlFn()).with_output_types(beam.typehints.Tuple[str, Record])
+        grouped = records | "KeyByUrl" >> keyed | "GroupByUrl" >> beam.GroupByKey()
         return _split(grouped, "KeepFirstPerUrl", _KeepFirstFn(Stage.DEDUP, Reason.DUPLICATE_URL))
 
 
