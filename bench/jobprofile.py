@@ -23,7 +23,10 @@ __all__ = ["categorize", "profile_table"]
 # (category, pattern on "function (file:line)"); the first match from the leaf wins.
 _RULES = [
     ("start-up: imports", r"importlib"),
-    ("reader: read_wat (gzip, json, urljoin, Record)", r"pipeline/(read|warcgz|watlinks)\.py|warcio/"),
+    (
+        "reader: read_wat (gzip, json, urljoin, Record)",
+        r"pipeline/(read|warcgz|watlinks)\.py|warcio/",
+    ),
     ("rejects: rows, sort, parquet", r"pipeline/(accounting|rejects)\.py|pyarrow/"),
     ("filter_text: clean + url_ok + caption_ok", r"pipeline/text\.py"),
     ("match_queries: Aho-Corasick", r"queries/(matcher|text)\.py"),
