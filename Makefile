@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := faiss-cpu,train,report,dev
+EXTRAS := faiss-cpu,train,report,dev,safety
 
 .PHONY: demo test lint install clean
 

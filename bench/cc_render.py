@@ -23,6 +23,15 @@ __all__ = ["member", "record_id", "render_warc", "render_wat"]
 
 _DATE = "2024-05-18T01:58:10Z"
 Records = list[tuple[list[tuple[str, str]], bytes]]
+_CLASSES = [
+    "entry-content",
+    "wp-block-group",
+    "post-body",
+    "col-md-8 article",
+    "section inner",
+    "container mx-auto px-4",
+    "elementor-widget-container",
+]
 
 
 def record_id(*parts: object) -> str:
@@ -79,10 +88,14 @@ def _html(page: Page, words: _Words, rng: Random) -> str:
     """The page's HTML: head, then body elements between paragraphs, filled to `html_kb`."""
     parts = ["<!DOCTYPE html>", f'<html lang="{page.lang}"><head>', *_head(page), "</head><body>"]
     budget = page.html_kb * 1000 - sum(map(len, parts))
-    per_gap = max(0, budget // (len(page.body) + 1) // 7)  # ~7 bytes per word with markup
+    per_gap = max(0, budget // (len(page.body) + 1) // 9)  # ~9 bytes per word with markup
     for tag, attrs in page.body:
         if per_gap and rng.random() < 0.5:
-            parts.append(f"<p>{escape(words.text(rng, page.lang, 2 * per_gap, 0.5))}</p>")
+            for chunk in range(0, 2 * per_gap, 30):  # a theme's markup around every paragraph
+                text = escape(words.text(rng, page.lang, min(30, 2 * per_gap - chunk), 0.3))
+                parts.append(
+                    f'<div class="{_CLASSES[chunk % 7]}"><p class="has-text">{text}</p></div>'
+                )
         parts.append(_element(tag, attrs))
     if rng.random() < 0.7:  # an inline script: analytics, JSON-LD
         parts.append(f"<script>var cfg={json.dumps({'k': words.text(rng, 'en', 40)})};</script>")

@@ -162,7 +162,7 @@ def _synthetic():  # type: ignore[no-untyped-def]
 
 def main() -> None:
     """Parse arguments and run the chosen parts."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rates-only", action="store_true")
     ap.add_argument("--device", default="cpu", choices=["cpu", "auto", "gpu"])

@@ -4,6 +4,9 @@
 
 img2dataset cannot share our virtualenv (it wants pyarrow >= 26, Beam 2.77 caps it below), so
 give it its own: `python -m venv /tmp/i2d && /tmp/i2d/bin/pip install img2dataset`.
+`--backend-python P` adds our build with `--downloader img2dataset`, run by the Python P of a
+venv holding our package and img2dataset (`pip install '.[img2dataset]'`; it downgrades
+webdataset to 0.2.x and opencv-python-headless to 4.x there), in one process.
 
 The 1,000 real photos of ../shared/data/imagenet-samples are served by one local HTTP/1.1
 server (keep-alive, like real servers), each under two URLs (2,000 URLs); `--tls` serves HTTPS
@@ -41,7 +44,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 THREADS = 16
 WORKERS = 2  # set from --workers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PHOTOS = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
+SHARED = os.environ.get("WIT_SHARED_DATA") or os.path.join(ROOT, "..", "shared", "data")
+PHOTOS = os.path.join(SHARED, "imagenet-samples")
 sys.path.insert(0, ROOT)
 
 from pipeline.webserver import LocalHTTPServer  # noqa: E402
@@ -163,13 +167,17 @@ def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, in
     return wall, peak
 
 
-def run_ours(work: str, out: str, workers: int) -> tuple[float, int, int]:
+def run_ours(
+    work: str, out: str, workers: int, python: str = sys.executable, extra: tuple[str, ...] = ()
+) -> tuple[float, int, int]:
     """Our build on the DirectRunner; returns (wall, peak RSS, successes)."""
-    cmd = [sys.executable, "beam_runner.py", f"--input={work}/urls.parquet", "--input_format=parquet",
+    cmd = [python, "beam_runner.py", *extra, f"--input={work}/urls.parquet", "--input_format=parquet",
            f"--queries={work}/queries.txt", f"--output={out}", "--allowed_networks=127.0.0.0/8",
            "--dedup_images=false", "--max_per_query=1000000", "--samples_per_shard=1000",
            "--image_size=256", "--resize_mode=keep_ratio", "--encode_quality=95",
-           "--per_host_rate=0", "--min_image_size=1", "--max_aspect_ratio=1000"]  # fmt: skip
+           "--per_host_rate=0", "--min_image_size=1", "--max_aspect_ratio=1000",
+           "--unsafe_policy=off", "--detect_faces=false", "--blur_faces=false"]  # fmt: skip
+    # img2dataset scores nothing: like for like (the checks' own cost is bench/safety.py's)
     if workers > 1:  # per worker: img2dataset's threads per process, no per-host cap beyond that
         cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
         cmd += [f"--download_threads={THREADS}", f"--per_host_connections={THREADS}"]
@@ -209,9 +217,16 @@ def _row(
 def main() -> None:
     """Run both tools alternately and print the comparison table."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        allow_abbrev=False,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--img2dataset", default="img2dataset", help="img2dataset executable")
+    parser.add_argument(
+        "--backend-python",
+        help="Python of a venv with our package and img2dataset: adds a row for our build "
+        "with --downloader img2dataset",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency", type=float, default=0.0, help="server latency in seconds")
@@ -230,6 +245,8 @@ def main() -> None:
         sys.exit(f"photos not found: {PHOTOS}")
     ours = f"wit {args.workers} workers"
     results: dict[str, list] = {"img2dataset": [], "wit 1 process": [], ours: []}
+    if args.backend_python:
+        results["wit, img2dataset backend"] = []
     with tempfile.TemporaryDirectory() as work:
         tls = _certificate(work) if args.tls else None
         if tls:
@@ -242,6 +259,10 @@ def main() -> None:
             )
             results["wit 1 process"].append(run_ours(work, f"{work}/one{i}", 1))
             results[ours].append(run_ours(work, f"{work}/wit{i}", args.workers))
+            if args.backend_python:
+                backend = (args.backend_python, ("--downloader=img2dataset",))
+                out = f"{work}/i2dbackend{i}"
+                results["wit, img2dataset backend"].append(run_ours(work, out, 1, *backend))
             print(
                 f"run {i + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f} s" for k, v in results.items()),
                 flush=True,
@@ -252,9 +273,9 @@ def main() -> None:
         f"\n{n} {'HTTPS' if args.tls else 'HTTP'} URLs, {args.workers} processes/workers, "
         f"latency {args.latency} s, rtt {args.rtt} s, median of {args.runs} runs"
     )
-    print(f"{'tool':<18}{'wall s':>8}{'images/s':>10}{'success':>9}{'peak MB':>9}{'ratio':>7}")
+    print(f"{'tool':<26}{'wall s':>8}{'images/s':>10}{'success':>9}{'peak MB':>9}{'ratio':>7}")
     for name, wall, rate, ok, peak in rows:
-        print(f"{name:<18}{wall:>8.1f}{rate:>10.1f}{ok:>9}{peak:>9.0f}{rate / rows[0][2]:>6.2f}x")
+        print(f"{name:<26}{wall:>8.1f}{rate:>10.1f}{ok:>9}{peak:>9.0f}{rate / rows[0][2]:>6.2f}x")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def _rate(detect, runs: int) -> float:
 
 def main() -> None:
     """Print accuracy and speed of each backend."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     print(f"{'backend':<16}{'accuracy':>10}{'captions/s':>14}")

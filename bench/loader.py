@@ -104,7 +104,9 @@ def run_ours(urls: list[str], tok: CaptionTokenizer, size: int, batch: int, work
 def main(argv: list[str] | None = None) -> int:
     """Write shards, run both loaders, print the table."""
     p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        allow_abbrev=False,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--shards", type=int, default=4)
     p.add_argument("--per-shard", type=int, default=200)

@@ -155,7 +155,7 @@ def _metaclip_loop(entries: list[str]):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     """Run the benchmark and print the table."""
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--entries", type=int, default=500_000)
     ap.add_argument("--captions", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)

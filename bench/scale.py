@@ -187,7 +187,7 @@ def measure(entries: int, images: int) -> dict[str, float]:
 
 def main() -> None:
     """Measure, print the rates and the cost model."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--entries", type=int, default=500_000, help="Query entries of the automaton.")
     ap.add_argument(
         "--images", type=int, default=600, help="Photos downloaded from the local server."

@@ -89,7 +89,7 @@ def _writers(base: str, records: list[Record], data: bytes) -> dict[str, Callabl
 
 def main() -> int:
     """Run the benchmark and print a table."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=int, default=64)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--part_mb", type=int, default=16)

@@ -142,7 +142,7 @@ def identical(a: str, b: str) -> list[str]:
 
 def main() -> int:
     """Generate, serve, build with faults, check; print a JSON report."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--urls", type=int, default=20000)
     ap.add_argument("--hostile-copies", type=int, default=60)
     ap.add_argument("--workers", type=int, default=2)

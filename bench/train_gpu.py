@@ -72,7 +72,7 @@ def _timed(run: Run, batches, env, steps: int, warmup: int) -> dict:  # type: ig
 
 def main(argv: list[str] | None = None) -> int:
     """Run both measurements and print/write them."""
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__)
     p.add_argument("--model", default="ViT-B-32")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--steps", type=int, default=40)

@@ -16,7 +16,11 @@ import sys
 from dedup.calibrate import CalibrationConfig
 from dedup.embed import EmbedConfig
 from dedup.index import IndexConfig
+from dedup.launch import threshold_spec
 from dedup.overlap import CLASSICAL_FLOOR, DedupConfig
+from pipeline.usage import at_least
+
+_unit = at_least(0, float, hi=1)  # a probability or precision
 
 __all__ = ["register", "embed_config", "dedup_config", "analysis_config"]
 
@@ -31,14 +35,14 @@ def _add_embed_args(p: argparse.ArgumentParser) -> None:
         help="an evaluation set (repeatable): folder, class folders, tars, parquet",
     )
     p.add_argument("--model", default="", help="TorchScript (.pt) or ONNX (.onnx) descriptor model")
-    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--input-size", type=at_least(16), default=224)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--whiten", default="auto", help="auto | none | PATH.npz (mean, proj)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--precision", type=float, default=0.99, help="calibration target")
+    p.add_argument("--batch-size", type=at_least(1), default=64)
+    p.add_argument("--precision", type=_unit, default=0.99, help="calibration target")
     p.add_argument(
         "--floor",
-        type=float,
+        type=at_least(-1, float, hi=1),
         default=CLASSICAL_FLOOR,
         help="lowest threshold calibration may pick (classical descriptor)",
     )
@@ -85,8 +89,10 @@ def dedup_config(args: argparse.Namespace) -> DedupConfig:
 
 
 def _run_dedup(args: argparse.Namespace, extra: list[str]) -> int:
+    from dedup.launch import check_dedup
     from dedup.overlap import run_dedup
 
+    check_dedup(args)
     summaries = run_dedup(dedup_config(args))
     for s in summaries:
         print(
@@ -108,7 +114,7 @@ def _add_analysis_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--classes", default="", help="class names file (default: the set's labels)")
     p.add_argument("--tokenizer", default="", help="default: OUT/tokenizer.json of the run")
-    p.add_argument("--confidence", type=float, default=0.995, help="Clopper-Pearson level")
+    p.add_argument("--confidence", type=_unit, default=0.995, help="Clopper-Pearson level")
 
 
 def analysis_config(args: argparse.Namespace, run: str):  # type: ignore[no-untyped-def]
@@ -156,14 +162,21 @@ def _print_analysis(results: list[dict]) -> None:
 
 
 def _run_analyze(args: argparse.Namespace, extra: list[str]) -> int:
+    from dedup.launch import check_checkpoint, check_evals, check_run_dir
+
+    check_run_dir(args.dir)
+    check_checkpoint(args.checkpoint)
+    check_evals(args.eval)
     _print_analysis(_analyze(analysis_config(args, args.dir)))
     print(f"analysis: {args.dir}/analysis.json, report: {args.dir}/report.html")
     return 0
 
 
 def _run_calibrate(args: argparse.Namespace, extra: list[str]) -> int:
+    from dedup.launch import check_calibrate
     from dedup.overlap import calibrate_sets
 
+    check_calibrate(args)
     cal = CalibrationConfig(precision=args.precision, floor=args.floor, max_images=args.max_images)
     result = calibrate_sets(args.eval, embed_config(args), cal)
     text = json.dumps(result, indent=2)
@@ -176,8 +189,10 @@ def _run_calibrate(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _run_query(args: argparse.Namespace, extra: list[str]) -> int:
+    from dedup.launch import check_run_dir
     from dedup.query import format_table, query
 
+    check_run_dir(args.dir)
     cols, rows = query(args.dir, args.sql)
     print(format_table(cols, rows))
     return 0
@@ -185,7 +200,9 @@ def _run_query(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _run_filter(args: argparse.Namespace, extra: list[str]) -> int:
     from dedup.filter import FilterConfig, filter_shards
+    from dedup.launch import check_dedup_filter
 
+    check_dedup_filter(args)
     stats = filter_shards(FilterConfig(args.shards, args.exclude, args.out))
     print(json.dumps(stats))
     return 0
@@ -204,18 +221,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = _add_parser(sub, "dedup", help="near-duplicates of eval sets in training shards")
     p.add_argument("--shards", action="append", required=True, help="shard folder, tar or glob")
     p.add_argument("--out", required=True)
-    p.add_argument("--threshold", action="append", default=[], metavar="NAME=T")
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument(
+        "--threshold", action="append", default=[], metavar="NAME=T", type=threshold_spec
+    )
+    p.add_argument("--k", type=at_least(1), default=5)
     p.add_argument("--index", default="auto", choices=["auto", "flat", "ivf"])
     p.add_argument("--search-device", default="auto", choices=["auto", "cpu", "gpu"])
-    p.add_argument("--background", type=int, default=2000)
+    p.add_argument("--background", type=at_least(1), default=2000)
     p.add_argument("--checkpoint", default="", help="a `wit train` checkpoint: zero-shot analysis")
     _add_embed_args(p)
     _add_analysis_args(p)
     p.set_defaults(func=_run_dedup)
     c = _add_parser(sub, "dedup-calibrate", help="per-eval-set thresholds for a target precision")
     c.add_argument("--out", default="", help="write the thresholds JSON here too")
-    c.add_argument("--max-images", type=int, default=300)
+    c.add_argument("--max-images", type=at_least(1), default=300)
     _add_embed_args(c)
     c.set_defaults(func=_run_calibrate)
     o = _add_parser(sub, "overlap", help="query or analyse an overlap run")

@@ -35,6 +35,7 @@ from dedup.matcher import EvalIndex, embed_in_batches
 from dedup.wds import TrainImage, iter_train_images, shard_paths
 from pipeline import storage
 from pipeline.imaging import thumbnail_jpeg
+from pipeline.usage import UsageError
 
 __all__ = ["DedupConfig", "run_dedup", "calibrate_sets", "CLASSICAL_FLOOR"]
 
@@ -82,7 +83,7 @@ def _load_set(
 ) -> _EvalSet:
     items = list(read_eval_set(name, path))
     if not items:
-        raise ValueError(f"eval set {name!r}: no images found at {path}")
+        raise UsageError(f"eval set {name!r}: no images found at {path}")
     images = [decode(it.data, 256) for it in items]
     ids = [it.eval_id for it in items]
     index = EvalIndex.build(ids, images, embedder, cfg.embed, cfg.index, bg)
@@ -263,8 +264,12 @@ def run_dedup(cfg: DedupConfig) -> list[dict]:
 
     embedder = make_embedder(cfg.embed)
     paths = [p for spec in cfg.shards for p in shard_paths(spec)]
+    if not paths:  # an audit of nothing would report 0% overlap: refuse it
+        raise UsageError(f"no shards found at {', '.join(cfg.shards)}")
     stream = iter_train_images(paths)
     head = list(islice(stream, cfg.background))
+    if not head:
+        raise UsageError(f"the shards at {', '.join(cfg.shards)} hold no images")
     bg = embed_in_batches(embedder, [decode(t.data, 128) for t in head], cfg.embed.batch_size)
     sets = [_load_set(name, path, embedder, cfg, bg) for name, path in cfg.evals]
     scanned = _scan(sets, chain(head, stream), embedder, cfg)

@@ -40,10 +40,28 @@ def connect(out: str):  # type: ignore[no-untyped-def]
 
 def query(out: str, sql: str) -> tuple[list[str], list[tuple]]:
     """Run `sql` against the run at `out`; returns (column names, rows)."""
+    import duckdb
+
+    from pipeline.usage import UsageError
+
     con = connect(out)
-    cur = con.execute(sql)
+    try:
+        cur = con.execute(sql)
+    except duckdb.Error as err:
+        message = " ".join(str(err).split())
+        raise UsageError(f"{message}; the views are {_views(con)}") from None
     cols = [d[0] for d in cur.description] if cur.description else []
     return cols, cur.fetchall()
+
+
+def _views(con) -> str:  # type: ignore[no-untyped-def]
+    """`summary(eval_set, overlap_pct, ...), matches(...)`: what a query can select from."""
+    rows = con.execute(
+        "SELECT table_name, string_agg(column_name, ', ' ORDER BY ordinal_position) "
+        "FROM information_schema.columns WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' "
+        "GROUP BY table_name ORDER BY table_name"
+    ).fetchall()
+    return "; ".join(f"{name}({cols})" for name, cols in rows)
 
 
 def format_table(cols: list[str], rows: list[tuple]) -> str:

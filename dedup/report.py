@@ -1,20 +1,20 @@
 """The HTML overlap report: per-eval-set table, similarity histograms, matches side by side.
 
-Written by `run_dedup` as `report.html` (thumbnails inline as data URIs, histograms as PNG
-files beside it). Every piece of web or user text (captions, URLs, ids, labels, paths) goes
+Written by `run_dedup` as `report.html`, one self-contained file (thumbnails and histograms
+inline as data URIs: the page can be copied or mailed alone). Every piece of web or user text (captions, URLs, ids, labels, paths) goes
 through `html.escape`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 from collections.abc import Sequence
 from typing import Any
 
 from pipeline import storage
+from pipeline.text import display_text
 
 __all__ = ["write_report", "histogram_png", "add_analysis", "analysis_html"]
 
@@ -58,6 +58,11 @@ def histogram_png(values: Sequence[float], threshold: float, title: str) -> byte
     return buf.getvalue()
 
 
+def _esc(text: object) -> str:
+    """Untrusted text for the report: valid Unicode, no bidi controls, HTML-escaped."""
+    return html.escape(display_text(text))
+
+
 def _img(data: bytes) -> str:
     if not data:
         return '<div style="width:128px;height:128px;background:#eee"></div>'
@@ -65,7 +70,7 @@ def _img(data: bytes) -> str:
 
 
 def _pair(s: Any, row: dict) -> str:
-    e = html.escape
+    e = _esc
     eval_idx = s.index.ids.index(row["eval_id"])
     flag = "duplicate" if row["duplicate"] else "below threshold"
     return (
@@ -86,14 +91,13 @@ def _table(summaries: list[dict]) -> str:
 
 
 def _section(out: str, s: Any, n: int = 12) -> str:
-    e = html.escape
-    png = f"hist_{hashlib.sha1(s.name.encode()).hexdigest()[:10]}.png"
-    storage.write_bytes(storage.join(out, png), histogram_png(s.top1, s.threshold, s.name))
+    e = _esc
+    png = base64.b64encode(histogram_png(s.top1, s.threshold, s.name)).decode()
     top = sorted((r for r in s.rows if r["duplicate"]), key=lambda r: -r["similarity"])[:n]
     near = sorted(s.rows, key=lambda r: abs(r["similarity"] - s.threshold))[:n]
     parts = [
         f"<h2>{e(s.name)}</h2><p>source: {e(s.path)}</p>",
-        f'<img src="{png}" alt="similarity histogram">',
+        f'<img src="data:image/png;base64,{png}" alt="similarity histogram">',  # self-contained
         "<h3>Top matches</h3>" + ("".join(_pair(s, r) for r in top) or "<p>none</p>"),
         "<h3>Near the threshold</h3>" + ("".join(_pair(s, r) for r in near) or "<p>none</p>"),
     ]
@@ -128,7 +132,7 @@ def _interval(row: dict, prefix: str) -> str:
 
 def analysis_html(results: list[dict]) -> str:
     """The CLIP Section 5 table (accuracies in %, intervals, p-values), all text escaped."""
-    e = html.escape
+    e = _esc
     level = f"{100 * results[0]['confidence']:g}" if results else ""
     head = (
         "<tr><th>eval_set</th><th>classes</th><th>All (n)</th><th>Overlap (n)</th>"

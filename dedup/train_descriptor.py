@@ -174,7 +174,7 @@ def train(cfg: TrainDescriptorConfig) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--photos", default="")
     ap.add_argument("--photo-slice", default="0:0", help="START:STOP of the sorted photos")

@@ -3,7 +3,8 @@
 `summarize` is pure: input count, shard stats and drop counts in, a summary dict out, with
 `balanced` true exactly when input == kept + the sum of every drop. `Finalize` writes
 `shards/sizes.json`, `summary.json` and, last of all, `manifest.json`, after every shard and
-rejects file is committed (it consumes their stats as side inputs); before the manifest it
+rejects file is committed (it consumes their stats as side inputs) and verified to exist with
+the size and checksum it lists (`pipeline.verify`; otherwise the job fails, no manifest); before the manifest it
 deletes shard files no longer in the build and what killed writers left (`.tmp-` files,
 incomplete S3 multipart uploads).
 """
@@ -21,7 +22,9 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__, storage
 from pipeline.rejects import WriteRejects, rejects_parquet
+from pipeline.safetyreport import summary_safety
 from pipeline.schema import Record
+from pipeline.verify import VerifyOutputs, file_stats
 
 __all__ = [
     "summarize",
@@ -51,6 +54,8 @@ def summarize(
         "balanced": input_count == kept + dropped,
         "drops": by_stage,
         "shards": len(shards),
+        "incomplete_files": by_stage.get("read", {}).get("truncated_file", 0),
+        "safety": summary_safety(by_stage, shards),
     }
 
 
@@ -61,6 +66,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"kept samples      {summary['kept']:>8}  in {summary['shards']} shards",
         f"dropped           {summary['dropped']:>8}  ({'adds up' if summary['balanced'] else 'DOES NOT ADD UP'})",
     ]
+    if summary.get("incomplete_files"):
+        lines.append(
+            f"INPUT INCOMPLETE    {summary['incomplete_files']} file(s) truncated or corrupt"
+            " (rejects: read/truncated_file)"
+        )
     for stage, reasons in summary["drops"].items():
         for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {stage + ' / ' + reason:<40} {count:>6}")
@@ -97,8 +107,14 @@ class _FinalizeFn(beam.DoFn):
             storage.set_s3_endpoint(self.endpoint)
 
     def process(
-        self, _: object, input_count: int, shards: list, rejects: list, drops: list, tables: list
-    ) -> Iterator[dict]:
+        self, _: object, input_count: int, shards: list, rejects: list, drops: list, tables: list,
+        problems: list,
+    ) -> Iterator[dict]:  # fmt: skip
+        if problems:  # the store lost or changed outputs: no manifest; --resume repairs
+            raise RuntimeError(
+                f"Finalize: {len(problems)} output(s) missing or changed, no manifest written"
+                f" (rerun with --resume): {'; '.join(sorted(problems)[:10])}"
+            )
         shards = sorted(shards, key=lambda s: s["shard"])
         summary = summarize(input_count, shards, drops)
         sizes = {s["shard"]: s["count"] for s in shards}
@@ -151,6 +167,12 @@ class Finalize(beam.PTransform):
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
         AsList, AsSingleton = beam.pvalue.AsList, beam.pvalue.AsSingleton
+        join, endpoint = storage.join, self.s3_endpoint_url
+        problems = (
+            inputs["shards"] | "VerifyShards" >> VerifyOutputs(join(self.output, "shards"), True, endpoint),
+            inputs["rejects"] | "VerifyRejects" >> VerifyOutputs(join(self.output, "rejects"), False, endpoint),
+            inputs["tables"] | "VerifyTables" >> VerifyOutputs(self.output, False, endpoint),
+        ) | "AllProblems" >> beam.Flatten()  # fmt: skip
         return (
             inputs["input_count"].pipeline
             | "Once" >> beam.Create([None])
@@ -162,6 +184,7 @@ class Finalize(beam.PTransform):
                 AsList(inputs["rejects"]),
                 AsList(inputs["drops"]),
                 AsList(inputs["tables"]),
+                AsList(problems),
             )
         )
 
@@ -203,7 +226,7 @@ class _WriteQueryCountsFn(beam.DoFn):
         buf = io.BytesIO()
         pq.write_table(pa.Table.from_pylist(rows, schema=_QUERY_COUNT_SCHEMA), buf)
         storage.write_bytes(self.path, buf.getvalue())
-        yield {"file": "query_counts.parquet", "count": len(rows)}
+        yield {**file_stats("query_counts.parquet", buf.getvalue()), "count": len(rows)}
 
 
 class WriteQueryCounts(beam.PTransform):

@@ -9,15 +9,17 @@ after the pipeline, the dataset card (`report.html`). `--resume` keeps committed
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import progress, storage
 from pipeline.accounting import CountRecords, Finalize, WriteQueryCounts
 from pipeline.download import DedupImages, DownloadImages
-from pipeline.options import BuildConfig, build_config
+from pipeline.launch import prepare_build
+from pipeline.localrunner import local_runner
+from pipeline.options import BuildConfig
 from pipeline.read import ReadCandidates
 from pipeline.rejects import RejectChunks, WriteRejects, drop_counts
 from pipeline.report import write_report
@@ -73,15 +75,14 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
 
 
 def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict[str, Any]:
-    """Parse Beam options from `argv`, run the build to completion and return its summary."""
-    options = PipelineOptions(argv)
-    cfg = build_config(options)
+    """Parse and check Beam options from `argv`, run the build and return its summary."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    options, cfg = prepare_build(args)  # UsageError before any work or output is written
     if cfg.s3_endpoint_url:
-        storage.set_s3_endpoint(cfg.s3_endpoint_url)
         os.environ["AWS_ENDPOINT_URL"] = cfg.s3_endpoint_url  # for local worker processes
     storage.makedirs(cfg.output)
     storage.remove(storage.join(cfg.output, "manifest.json"))  # incomplete until written again
-    p = beam.Pipeline(options=options)
+    p = beam.Pipeline(runner=local_runner(options), options=options)  # no Prism download
     build_pipeline(p, cfg)
     progress.execute(p, options)  # faults (if asked), progress lines, counters at the end
     write_report(cfg.output)

@@ -310,3 +310,15 @@ def captions_svg(lengths: Sequence[int], words: Sequence[int]) -> str:
     word_counts = [per_word.get(n, 0) for n in range(lo, hi + 1)]
     toks = _columns("Caption words", word_counts, list(range(lo, hi + 2)), "caption length (words)")
     return _plot("Caption lengths", chars, toks)
+
+
+def punsafe_svg(scores: Sequence[float], threshold: float) -> str:
+    """Unsafe-content scores of the kept images (20 bins over [0, 1]); the threshold in the title."""
+    if not scores:
+        return _empty("Unsafe-content scores")
+    counts = [0] * 20
+    for v in scores:
+        counts[min(int(v * 20), 19)] += 1
+    edges = [i / 20 for i in range(21)]
+    title = f"Unsafe-content scores (punsafe; threshold {threshold:g})"
+    return _columns(title, counts, edges, "punsafe")

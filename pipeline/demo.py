@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import tempfile
 import time
 from typing import Any
 
 from pipeline import storage
-from pipeline.accounting import format_summary
+from pipeline.safetyreport import format_safety
 from pipeline.sampleweb import SampleWebConfig, generate
+from pipeline.usage import at_least
 
 __all__ = ["register", "demo_args", "run_demo"]
 
@@ -38,6 +40,7 @@ def demo_args(web_dir: str, out: str, resolve: str) -> list[str]:
         f"--resolve={resolve}",
         "--timeout=5",
         "--per_host_rate=500",  # our own server on 127.0.0.1: no need to be slow with it
+        f"--hash_blocklist={os.path.join(web_dir, 'blocklist.txt')}",  # one planted image
     ]
 
 
@@ -93,11 +96,29 @@ def run_demo(
         return summary, (run_overlap(out, web_dir) if overlap else [])
 
 
+def _check(out: str, extra: list[str]) -> None:
+    """Refuse Beam options that the demo sets itself, and an output it cannot write."""
+    from pipeline.preflight import check_output
+    from pipeline.usage import UsageError
+
+    own = {"--input", "--input_format", "--queries", "--output"}  # what the demo builds from/to
+    for arg in extra:
+        flag = arg.partition("=")[0]
+        if flag in own:
+            hint = " (the output folder is --out)" if flag == "--output" else ""
+            raise UsageError(f"{flag} is set by wit demo itself and cannot be given{hint}")
+    check_output(out, "--out")
+
+
 def _main(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline.accounting import format_summary
+
     out = args.out.rstrip("/") if storage.is_s3(args.out) else os.path.abspath(args.out)
+    _check(out, extra)
     start = time.monotonic()
     summary, overlaps = run_demo(out, extra, args.seed, not args.skip_overlap)
     print(format_summary(summary))
+    print(format_safety(summary))
     for s in overlaps:
         print(
             f"overlap with eval set {s['eval_set']!r}: {s['overlap']}/{s['all']} eval images "
@@ -111,19 +132,30 @@ def _main(args: argparse.Namespace, extra: list[str]) -> int:
     print(f"  card       {out}/report.html")
     if overlaps:
         print(f"  overlap    {out}/overlap/  (report.html, overlap.parquet, exclusion/keys.txt)")
-    print("next:")
-    shard = f"{out}/shards/00000.tar"
-    shard = f"pipe:python -m pipeline.s3 {shard}" if storage.is_s3(out) else shard
-    print(
-        f"  python -c \"import webdataset as wds; print(next(iter(wds.WebDataset('{shard}'))).keys())\""
-    )
-    print("  python beam_runner.py --help   # the same build on your own WAT/WARC/URL files")
-    if overlaps:
-        print(f'  wit overlap query {out}/overlap "SELECT eval_set, overlap_pct FROM summary"')
-        print(
-            f"  wit train --shards '{out}/shards/*.tar' --exclude {out}/overlap/exclusion/keys.txt --config tiny --out {out}/train"
-        )
+    _print_next(out, bool(overlaps))
     return 0 if summary["balanced"] else 1
+
+
+def _print_next(out: str, overlaps: bool) -> None:
+    """Commands to try next, runnable as printed: this interpreter's and this venv's paths."""
+    python, wit = sys.executable, os.path.join(os.path.dirname(sys.executable), "wit")
+    runner = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "beam_runner.py"
+    )
+    shard = f"{out}/shards/00000.tar"
+    shard = f"pipe:{python} -m pipeline.s3 {shard}" if storage.is_s3(out) else shard
+    print("next:")
+    print(
+        f'  {python} -c "import webdataset as wds; '
+        f"print(next(iter(wds.WebDataset('{shard}', shardshuffle=False))).keys())\""
+    )
+    print(f"  {python} {runner} --help   # the same build on your own WAT/WARC/URL files")
+    if overlaps:
+        print(f'  {wit} overlap query {out}/overlap "SELECT eval_set, overlap_pct FROM summary"')
+        print(
+            f"  {wit} train --shards '{out}/shards/*.tar' "
+            f"--exclude {out}/overlap/exclusion/keys.txt --config tiny --out {out}/train"
+        )
 
 
 def register(sub: Any) -> None:
@@ -131,7 +163,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "demo", help="Build a dataset from the bundled sample web (no arguments needed)."
     )
-    p.add_argument("--out", default="wit-demo", help="Output directory (default: ./wit-demo).")
-    p.add_argument("--seed", type=int, default=0, help="Seed of the sample web.")
-    p.add_argument("--skip_overlap", action="store_true", help="Do not audit against the eval set.")
+    p.add_argument("--out", default="wit-demo", help="Output directory (local or s3://).")
+    p.add_argument("--seed", type=at_least(0), default=0, help="Seed of the sample web.")
+    p.add_argument("--skip-overlap", action="store_true", help="Do not audit against the eval set.")
     p.set_defaults(func=_main, accepts_extra=True)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import queue
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.transforms.window import GlobalWindows
 
+from pipeline.consent import ConsentChecker, ConsentConfig
 from pipeline.fetch import FetchConfig, Fetcher
 from pipeline.imaging import ImageConfig, ImageRejected, process_image
+from pipeline.safety import Blocked, SafetyConfig, SafetyGuard, blocked_record
 from pipeline.schema import Reason, Record, Stage, reject
 from pipeline.stages import Split, _Counted, _KeepFirstFn, _split
 
@@ -32,18 +35,40 @@ class DownloadConfig:
     image: ImageConfig = field(default_factory=ImageConfig)
     threads: int = 16
     max_in_flight: int = 64  # downloads queued per worker (beyond the running `threads`)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
+    backend: str = "wit"  # or "img2dataset": its own download and resize code (pipeline.i2d)
 
 
-def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Record:
-    """Fetch and process one candidate; returns the sample or the record with a drop reason."""
+def download_record(
+    record: Record,
+    fetcher: Fetcher,
+    cfg: ImageConfig,
+    guard: SafetyGuard | None = None,
+    consent: ConsentChecker | None = None,
+) -> Record:
+    """Fetch and process one candidate; returns the sample or the record with a drop reason.
+
+    With a `consent` checker the image host's robots.txt and tdmrep.json are asked first; with
+    a `guard`, hash lists, unsafe scores and faces are checked inside the image processing.
+    """
+    refusal = consent.refusal(record.url) if consent is not None else None
+    if refusal:
+        return reject(record, Stage.DOWNLOAD, *refusal)
     result = fetcher.fetch(record.url)
     if result.reason:
         stage = Stage.DOWNLOAD
         return reject(record, stage, result.reason, result.detail, http_status=result.status)
+    match = guard.check_bytes(result.body) if guard is not None else None
+    if match:
+        return blocked_record(record, match)
     try:
-        img = process_image(result.body, cfg)
+        img = process_image(result.body, cfg, guard)
+    except Blocked as err:
+        return blocked_record(record, err.match)
     except ImageRejected as err:
-        return reject(record, Stage.IMAGE, err.reason, err.detail, http_status=result.status)
+        stage = Stage.SAFETY if err.reason == Reason.UNSAFE else Stage.IMAGE
+        return reject(record, stage, err.reason, err.detail, http_status=result.status)
     except Exception as err:  # never let one image kill the bundle
         detail = f"{type(err).__name__}: {err}"
         return reject(record, Stage.IMAGE, Reason.CORRUPT_IMAGE, detail, http_status=result.status)
@@ -57,8 +82,25 @@ def download_record(record: Record, fetcher: Fetcher, cfg: ImageConfig) -> Recor
         original_width=img.original_width,
         original_height=img.original_height,
         sha256=img.sha256,
+        exif=img.exif,
         http_status=result.status,
+        **_safety_fields(img.safety),
     )
+
+
+def _safety_fields(notes: object) -> dict[str, object]:
+    if notes is None:
+        return {}
+    punsafe, faces, blurred = notes  # type: ignore[misc]
+    return {"punsafe": punsafe, "faces": faces, "faces_blurred": blurred}
+
+
+def _consented(
+    record: Record, download: Callable[[Record], Record], consent: ConsentChecker | None
+) -> Record:
+    """`download(record)` unless the image host's robots.txt or tdmrep.json refuses it."""
+    refusal = consent.refusal(record.url) if consent is not None else None
+    return reject(record, Stage.DOWNLOAD, *refusal) if refusal else download(record)
 
 
 class _DownloadFn(_Counted):
@@ -76,14 +118,34 @@ class _DownloadFn(_Counted):
 
     def setup(self) -> None:
         self.fetcher = Fetcher(self.cfg.fetch)
+        self.guard = SafetyGuard(self.cfg.safety)
+        consent = self.cfg.consent
+        wanted = consent.respect_robots or consent.respect_tdmrep
+        self.consent = ConsentChecker(self.fetcher, consent) if wanted else None
         self.pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="wit-download")
+        self.download = partial(
+            download_record,
+            fetcher=self.fetcher,
+            cfg=self.cfg.image,
+            guard=self.guard,
+            consent=self.consent,
+        )
+        if self.cfg.backend == "img2dataset":
+            from pipeline import i2d
+
+            i2d.install_policy(self.cfg.fetch)  # before img2dataset opens any connection
+            resizer, timeout = i2d.make_resizer(self.cfg.image), self.cfg.fetch.read_timeout
+            fetch = partial(
+                i2d.i2d_download_record, cfg=self.cfg.fetch, resizer=resizer, timeout=timeout
+            )
+            self.download = partial(_consented, download=fetch, consent=self.consent)
 
     def start_bundle(self) -> None:
         self.in_flight = 0
         self.finished: queue.SimpleQueue[Future[Record]] = queue.SimpleQueue()
 
     def _submit(self, record: Record) -> None:
-        future = self.pool.submit(download_record, record, self.fetcher, self.cfg.image)
+        future = self.pool.submit(self.download, record)
         future.add_done_callback(self.finished.put)  # completion order, no polling
         self.in_flight += 1
 

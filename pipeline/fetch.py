@@ -4,8 +4,9 @@ Names are resolved here (`pipeline.netpolicy.Resolver`: cached, with `--resolve`
 the address is checked against the policy, and the connection goes to that checked address, so
 DNS rebinding cannot slip past; every redirect hop is checked again. Each host gets at most
 `per_host_connections` requests in flight and `per_host_rate` requests per second. Bodies are
-read in small pieces against a total deadline (a trickling server cannot hold a thread forever)
-and capped in size; `Retry-After` is honoured on 429/503.
+read in small pieces and capped in size; one total deadline (`pipeline.deadline`) covers
+connect, TLS, headers, every redirect hop, retries and the body, so a trickling server cannot
+hold a thread past `total_timeout`; `Retry-After` is honoured on 429/503.
 
     fetcher = Fetcher(FetchConfig(allowed_networks=("127.0.0.0/8",)))
     result = fetcher.fetch("http://127.0.0.1:8000/a.jpg")  # FetchResult(status, body, reason)
@@ -13,6 +14,7 @@ and capped in size; `Retry-After` is honoured on 429/503.
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +23,14 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, ProtocolError, ReadTimeoutError
 
+from pipeline.consent import tdm_reserved
+from pipeline.deadline import (
+    WATCHDOG,
+    Deadline,
+    WatchedHTTPConnection,
+    WatchedHTTPSConnection,
+    active,
+)
 from pipeline.netpolicy import (
     DEFAULT_USER_AGENT,
     ResolveError,
@@ -30,7 +40,7 @@ from pipeline.netpolicy import (
 )
 from pipeline.schema import Reason
 
-__all__ = ["FetchConfig", "FetchResult", "Fetcher", "HostLimiter", "http_reason"]
+__all__ = ["FetchConfig", "FetchResult", "Fetcher", "HostLimiter", "http_reason", "connect_reason"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class FetchConfig:
     per_host_rate: float = 20.0  # requests started per second per host; 0 means unlimited
     allowed_networks: tuple[str, ...] = ()
     resolve: tuple[tuple[str, str, int], ...] = ()  # (host glob, ip, port)
+    respect_tdmrep: bool = True  # refuse responses carrying `tdm-reservation: 1`
 
 
 @dataclass
@@ -64,6 +75,7 @@ class FetchResult:
     reason: str = ""
     detail: str = ""
     final_url: str = ""
+    elapsed: float = 0.0  # seconds from the first attempt to the outcome, less per-host queueing
 
 
 def http_reason(status: int) -> str:
@@ -86,7 +98,27 @@ class _Failure(Exception):
     @property
     def retryable(self) -> bool:
         transient = (Reason.CONNECT_TIMEOUT, Reason.READ_TIMEOUT, Reason.CONNECTION_ERROR)
+        transient += (Reason.CONNECTION_REFUSED, Reason.UNREACHABLE)  # a restart, a route flap
         return self.reason in transient or self.status == 429 or self.status >= 500
+
+
+def connect_reason(err: BaseException) -> str:
+    """Why a connection was not made: refused, unreachable, timed out, or another error.
+
+    urllib3 raises `NewConnectionError` (a `ConnectTimeoutError` subclass) for every OSError of
+    `connect()`; the errno of the error it wraps tells them apart.
+    """
+    cause = err.__cause__ or err.__context__
+    code = getattr(cause, "errno", None)
+    if code == errno.ECONNREFUSED:
+        return Reason.CONNECTION_REFUSED
+    if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return Reason.UNREACHABLE
+    if isinstance(err, urllib3.exceptions.NewConnectionError) and not isinstance(
+        cause, TimeoutError
+    ):
+        return Reason.CONNECTION_ERROR
+    return Reason.CONNECT_TIMEOUT
 
 
 class HostLimiter:
@@ -128,30 +160,60 @@ class Fetcher:
         self._pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
 
     def fetch(self, url: str, accept: str = "image/*,*/*;q=0.5") -> FetchResult:
-        """GET `url` following up to `max_redirects` checked redirects, with retries and backoff."""
+        """GET `url` following up to `max_redirects` checked redirects, with retries and backoff.
+
+        `total_timeout` bounds everything from the first attempt: connects, TLS, headers, every
+        redirect hop, retries and the body.
+        """
+        start = time.monotonic()
+        deadline = WATCHDOG.arm(start + self.cfg.total_timeout)
+        try:
+            result = self._attempts(url, accept, deadline)
+        finally:
+            deadline.cancel()
+        queued = deadline.at - (start + self.cfg.total_timeout)
+        result.elapsed = round(time.monotonic() - start - queued, 3)
+        return result
+
+    def _attempts(self, url: str, accept: str, deadline: Deadline) -> FetchResult:
         for attempt in range(self.cfg.retries + 1):
             try:
-                return self._fetch_following(url, accept)
+                return self._fetch_following(url, accept, deadline)
             except _Failure as fail:
-                if not fail.retryable or attempt == self.cfg.retries:
-                    return FetchResult(url, fail.status, reason=fail.reason, detail=fail.detail)
+                if deadline.passed():
+                    fail = self._overdue(fail.status)
                 wait = fail.retry_after or self.cfg.backoff * 2**attempt
-                time.sleep(min(wait, self.cfg.max_retry_after))
+                wait = min(wait, self.cfg.max_retry_after)
+                last = attempt == self.cfg.retries or wait >= deadline.remaining()
+                if not fail.retryable or last:
+                    return FetchResult(url, fail.status, reason=fail.reason, detail=fail.detail)
+                time.sleep(wait)
         raise AssertionError("unreachable")
 
-    def _fetch_following(self, url: str, accept: str) -> FetchResult:
-        deadline = time.monotonic() + self.cfg.total_timeout
+    def _overdue(self, status: int = 0) -> _Failure:
+        return _Failure(Reason.TOTAL_TIMEOUT, f"over {self.cfg.total_timeout} s", status)
+
+    def _fetch_following(self, url: str, accept: str, deadline: Deadline) -> FetchResult:
         current = url
         for _ in range(self.cfg.max_redirects + 1):
+            if deadline.passed():
+                raise self._overdue()
             host = (urlsplit(current).hostname or "").lower()
+            queued = time.monotonic()
             slot = self.limiter.acquire(host)
+            deadline.postpone(time.monotonic() - queued)  # our politeness is not the server's delay
             try:
-                resp = self._request(current, accept)
+                with active(deadline):
+                    resp = self._request(current, accept, deadline)
+                if deadline.fired:  # the head was cut short: its status and headers are partial
+                    resp.close()
+                    raise self._overdue()
                 if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                     resp.close()
                     current = urljoin(current, resp.headers["Location"].strip())
                     continue
-                result = self._read(url, resp, deadline)
+                with active(deadline):
+                    result = self._read(url, resp, deadline)
                 result.final_url = current
                 return result
             finally:
@@ -173,10 +235,13 @@ class Fetcher:
                     )
                 else:
                     pool = urllib3.HTTPConnectionPool(ip, port, **kw)
+                pool.ConnectionCls = (  # type: ignore[misc]
+                    WatchedHTTPSConnection if scheme == "https" else WatchedHTTPConnection
+                )
                 self._pools[key] = pool
             return pool
 
-    def _request(self, url: str, accept: str) -> urllib3.BaseHTTPResponse:
+    def _request(self, url: str, accept: str, deadline: Deadline) -> urllib3.BaseHTTPResponse:
         parts = urlsplit(url)
         scheme, host = parts.scheme, (parts.hostname or "").lower()
         try:
@@ -198,19 +263,23 @@ class Fetcher:
             "Accept": accept,
             "Accept-Encoding": "identity",  # no transfer compression: no gzip bombs to inflate
         }
+        left = max(deadline.remaining(), 0.001)
+        timeout = urllib3.Timeout(
+            connect=min(self.cfg.connect_timeout, left), read=min(self.cfg.read_timeout, left)
+        )
         try:
             return self._pool(scheme, ip, conn_port, host).urlopen(
                 "GET", path, headers=headers, redirect=False, retries=False,
-                preload_content=False, decode_content=False,
+                preload_content=False, decode_content=False, timeout=timeout,
             )  # fmt: skip
-        except ConnectTimeoutError as err:
-            raise _Failure(Reason.CONNECT_TIMEOUT, str(err)) from err
+        except ConnectTimeoutError as err:  # NewConnectionError too: it subclasses it
+            raise _Failure(connect_reason(err), str(err)) from err
         except (TimeoutError, ReadTimeoutError) as err:
             raise _Failure(Reason.READ_TIMEOUT, str(err)) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise _Failure(Reason.CONNECTION_ERROR, f"{type(err).__name__}: {err}") from err
 
-    def _read(self, url: str, resp: urllib3.BaseHTTPResponse, deadline: float) -> FetchResult:
+    def _read(self, url: str, resp: urllib3.BaseHTTPResponse, deadline: Deadline) -> FetchResult:
         complete = False
         try:
             if resp.status != 200:
@@ -219,10 +288,14 @@ class Fetcher:
                 )
             if opted_out(resp.headers.getlist("X-Robots-Tag")):
                 raise _Failure(Reason.OPTED_OUT, "X-Robots-Tag", resp.status)
+            if self.cfg.respect_tdmrep and tdm_reserved(resp.headers.getlist("tdm-reservation")):
+                raise _Failure(Reason.TDM_RESERVATION, "tdm-reservation: 1", resp.status)
             declared = resp.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > self.cfg.max_bytes:
                 raise _Failure(Reason.TOO_LARGE, f"Content-Length {declared}", resp.status)
             body = self._read_capped(resp, deadline)
+            if deadline.fired:  # the body was cut short by the deadline
+                raise self._overdue(resp.status)
             complete = True
             return FetchResult(url, resp.status, body, resp.headers.get("Content-Type", ""))
         except (TimeoutError, ReadTimeoutError) as err:
@@ -236,11 +309,11 @@ class Fetcher:
                 Reason.CONNECTION_ERROR, f"{type(err).__name__}: {err}", resp.status
             ) from err
         finally:
-            if not complete:  # never hand a half-read connection back to the pool
+            if deadline.detach() or not complete:  # never pool a half-read or shut connection
                 resp.close()
             resp.release_conn()
 
-    def _read_capped(self, resp: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    def _read_capped(self, resp: urllib3.BaseHTTPResponse, deadline: Deadline) -> bytes:
         chunks, size = [], 0
         while True:
             chunk = resp.read1(64 * 1024)  # returns what has arrived: deadline checks stay frequent
@@ -249,8 +322,6 @@ class Fetcher:
             size += len(chunk)
             if size > self.cfg.max_bytes:
                 raise _Failure(Reason.TOO_LARGE, f"over {self.cfg.max_bytes} bytes", resp.status)
-            if time.monotonic() > deadline:
-                raise _Failure(
-                    Reason.TOTAL_TIMEOUT, f"over {self.cfg.total_timeout} s", resp.status
-                )
+            if deadline.passed():
+                raise self._overdue(resp.status)
             chunks.append(chunk)

@@ -57,6 +57,24 @@ EXPECTED = {
     "/reset": "connection_error",
     "/tiny.png": "too_small",
     "/wide.jpg": "bad_aspect",
+    "/tdm-reserved.jpg": "consent/tdm_reservation",
+    "/header-drip": "total_timeout",
+    "/slow-redirect-chain": "total_timeout",
+    "/redirect-v4-compatible": "blocked_address",
+    "/redirect-nat64": "blocked_address",
+    "/redirect-nat64-local": "blocked_address",
+    "/redirect-6to4": "blocked_address",
+    "/redirect-siit": "blocked_address",
+    "/redirect-site-local": "blocked_address",
+}
+# Where the IPv6 redirects point: forms that embed 127.0.0.2 / 10.0.0.1, and site-local.
+_V6_TARGETS = {
+    "/redirect-v4-compatible": "::127.0.0.2",
+    "/redirect-nat64": "64:ff9b::7f00:2",
+    "/redirect-nat64-local": "64:ff9b:1::a00:1",
+    "/redirect-6to4": "2002:7f00:2::1",
+    "/redirect-siit": "::ffff:0:7f00:2",
+    "/redirect-site-local": "fec0::1",
 }
 
 
@@ -139,6 +157,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(delay)
 
+    def _drip_head(self, status: int, delay: float, location: str = "") -> None:
+        """Send the status line and headers one byte every `delay` s (each under a read timeout)."""
+        head = f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nX-Padding: {'p' * 40}\r\n"
+        head += (f"Location: {location}\r\n" if location else "") + "\r\n"
+        self.close_connection = True
+        try:
+            for byte in head.encode():
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(delay)
+        except OSError:  # the crawler gave up: that is the point
+            pass
+
     def _stall(self, body: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -209,6 +240,17 @@ _ROUTES = {
     "/reset": lambda h, s, n: h._reset(),
     "/tiny.png": _r("tiny", "image/png"),
     "/wide.jpg": _r("wide"),
+    "/header-drip": lambda h, s, n: h._drip_head(200, 0.25),
+    "/slow-redirect-chain": lambda h, s, n: h._drip_head(302, 0.012, "/slow-redirect-chain?hop"),
+    **{
+        path: lambda h, s, n, ip=ip: h._redirect(f"http://[{ip}]:{s.server_address[1]}/ok.jpg")
+        for path, ip in _V6_TARGETS.items()
+    },
+    "/tdm-reserved.jpg": _r("jpeg", tdm_reservation="1"),
+    "/.well-known/tdmrep.json": lambda h, s, n: h._send(200, b'[{"location": ', "application/json"),
+    "/robots.txt": lambda h, s, n: h._send(
+        200, b"User-agent: *\nDisallow: /\x00\xff\n" * 3, "text/plain"
+    ),
 }
 
 

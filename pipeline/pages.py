@@ -14,8 +14,9 @@ import urllib.robotparser
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from pipeline.consent import ConsentConfig, page_refusal, refuse_all
 from pipeline.fetch import Fetcher
-from pipeline.htmlimages import extract_images
+from pipeline.htmlimages import extract_page
 from pipeline.netpolicy import USER_AGENT_TOKEN
 from pipeline.schema import Reason, Record, Stage, reject
 
@@ -67,7 +68,11 @@ def _page_reject(url: str, source: str, reason: str, detail: str = "") -> Record
 
 
 def read_page(
-    url: str, fetcher: Fetcher, robots: RobotsCache, source: str = ""
+    url: str,
+    fetcher: Fetcher,
+    robots: RobotsCache,
+    source: str = "",
+    consent: ConsentConfig | None = None,
 ) -> Iterator[Record]:
     """Yield a candidate per `<img>` of the page at `url`, or one row saying why there are none."""
     source = source or url
@@ -76,13 +81,14 @@ def read_page(
         return
     result = fetcher.fetch(url, accept=_HTML_ACCEPT)
     if result.reason:
-        yield _page_reject(url, source, f"page_{result.reason}", result.detail)
+        reason = result.reason if result.reason.startswith("consent/") else f"page_{result.reason}"
+        yield _page_reject(url, source, reason, result.detail)
         return
     if b"<" not in result.body[:1024] or "html" not in (result.content_type or "html").lower():
         yield _page_reject(url, source, Reason.PAGE_NOT_HTML, result.content_type)
         return
-    images = extract_images(result.body, result.final_url or url, result.content_type)
+    images, metas = extract_page(result.body, result.final_url or url, result.content_type)
     if not images:
         yield _page_reject(url, source, Reason.PAGE_WITHOUT_IMAGES)
-    for image_url, alt in images:
-        yield Record(url=image_url, caption=alt, page_url=url, source=source)
+    records = (Record(url=u, caption=alt, page_url=url, source=source) for u, alt in images)
+    yield from refuse_all(records, page_refusal({}, metas, consent))

@@ -23,6 +23,7 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import faults
+from pipeline.usage import at_least
 
 __all__ = [
     "RunOptions",
@@ -46,7 +47,7 @@ class RunOptions(PipelineOptions):
     def _add_argparse_args(cls, parser: Any) -> None:
         parser.add_argument(
             "--progress_interval",
-            type=float,
+            type=at_least(0, float),
             default=10.0,
             help="Seconds between progress lines of each local worker (0: none).",
         )

@@ -14,18 +14,24 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from urllib.parse import urljoin
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import storage
+from pipeline.consent import ConsentConfig, page_refusal, refuse_all, wat_refusal
 from pipeline.fetch import FetchConfig, Fetcher
-from pipeline.htmlimages import extract_images
+from pipeline.htmlimages import extract_page
 from pipeline.pages import RobotsCache, read_page
+from pipeline.readguard import (
+    failure,
+    guard,
+)
 from pipeline.schema import Reason, Record, Stage, reject
 from pipeline.stages import RecordBatch
+from pipeline.warcgz import http_payload, iter_records
+from pipeline.watlinks import wat_document, wat_links
 
 __all__ = [
     "ReadConfig",
@@ -38,6 +44,7 @@ __all__ = [
     "ReadCandidates",
 ]
 
+_BAD_ROW = "\0bad-row"  # key of the dict a table reader yields for a row it could not parse
 FORMATS = ("wat", "warc", "parquet", "csv", "tsv", "jsonl", "pages")
 
 
@@ -51,6 +58,7 @@ class ReadConfig:
     caption_col: str = "caption"
     fetch: FetchConfig | None = None  # for `pages`: how page URLs are fetched
     paths_prefix: str = "s3://commoncrawl/"  # for Common Crawl `*.paths.gz` inputs
+    consent: ConsentConfig = field(default_factory=ConsentConfig)  # page-level opt-outs
 
 
 def expand_input(pattern: str, paths_prefix: str = "s3://commoncrawl/") -> list[str]:
@@ -83,68 +91,59 @@ def _malformed(source: str, detail: str) -> Record:
     )
 
 
-def _iter_warc_records(path: str, rec_type: str) -> Iterator[tuple[int, object, bytes]]:
-    """Yield (offset, record, body) for records of `rec_type`; bodies are read one at a time."""
-    from warcio.archiveiterator import ArchiveIterator
+def read_wat(path: str, consent: ConsentConfig | None = None) -> Iterator[Record]:
+    """Yield one candidate per `IMG@/src` link (URL resolved against the page) in a WAT file.
 
-    with contextlib.closing(storage.open_read(path)) as stream:
-        iterator = ArchiveIterator(stream, arc2warc=True)
-        for record in iterator:
-            if record.rec_type != rec_type:
-                continue
-            body = record.content_stream().read()  # before get_record_offset(), which skips it
-            yield iterator.get_record_offset(), record, body
-
-
-def _wat_links(payload: dict) -> tuple[str, str, list[dict]]:
-    envelope = payload["Envelope"]
-    target = envelope.get("WARC-Header-Metadata", {}).get("WARC-Target-URI", "")
-    html_meta = (
-        envelope.get("Payload-Metadata", {})
-        .get("HTTP-Response-Metadata", {})
-        .get("HTML-Metadata", {})
-    )
-    base = urljoin(target, html_meta.get("Head", {}).get("Base", "") or "")
-    return target, base or target, html_meta.get("Links", []) or []
-
-
-def read_wat(path: str) -> Iterator[Record]:
-    """Yield one candidate per `IMG@/src` link (URL resolved against the page) in a WAT file."""
+    Candidates of a page that opts out (robots meta, tdm-reservation header) are rejected here.
+    """
     name = os.path.basename(path)
     try:
-        for offset, _rec, body in _iter_warc_records(path, "metadata"):
-            source = f"{name}#{offset}"
+        for rec in iter_records(path):
+            source = f"{name}#{rec.offset}"
+            if rec.error:
+                yield _malformed(source, rec.error)
+                continue
+            if rec.rec_type != "metadata":
+                continue
             try:
-                payload = json.loads(body)
-                page, base, links = _wat_links(payload)
-            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                doc = wat_document(rec.block)
+                if doc is None:  # valid, and cannot carry image links
+                    continue
+                page, images = wat_links(doc)
+                refusal = wat_refusal(doc, consent) if images else None
+            except Exception as err:  # WAT_ERRORS, RecursionError on deeply nested JSON included
                 yield _malformed(source, f"{type(err).__name__}: {err}")
                 continue
-            for link in links:
-                if not isinstance(link, dict) or link.get("path") != "IMG@/src":
-                    continue
-                url = urljoin(base, str(link.get("url", "")).strip())
-                yield Record(
-                    url=url, caption=str(link.get("alt", "")), page_url=page, source=source
-                )
+            records = (Record(url=u, caption=a, page_url=page, source=source) for u, a in images)
+            yield from refuse_all(records, refusal)
     except Exception as err:  # a truncated or corrupt file: record it, keep the job going
-        yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
+        yield failure(path, err)
 
 
-def read_warc(path: str) -> Iterator[Record]:
+def read_warc(path: str, consent: ConsentConfig | None = None) -> Iterator[Record]:
     """Yield one candidate per `<img>` in each HTML response of a WARC file."""
     name = os.path.basename(path)
     try:
-        for offset, rec, body in _iter_warc_records(path, "response"):
-            headers = rec.http_headers  # type: ignore[attr-defined]
-            ctype = headers.get_header("Content-Type", "") if headers else ""
+        for rec in iter_records(path):
+            source = f"{name}#{rec.offset}"
+            if rec.error:
+                yield _malformed(source, rec.error)
+                continue
+            if rec.rec_type != "response":
+                continue
+            try:
+                page, ctype, body, headers = http_payload(rec)
+            except Exception as err:  # an unreadable HTTP block: this record only
+                yield _malformed(source, f"{type(err).__name__}: {err}")
+                continue
             if "html" not in ctype.lower():
                 continue
-            page = rec.rec_headers.get_header("WARC-Target-URI")  # type: ignore[attr-defined]
-            for url, alt in extract_images(body, page, ctype):
-                yield Record(url=url, caption=alt, page_url=page, source=f"{name}#{offset}")
+            images, metas = extract_page(body, page, ctype)
+            refusal = page_refusal(headers, metas, consent) if images else None
+            records = (Record(url=u, caption=a, page_url=page, source=source) for u, a in images)
+            yield from refuse_all(records, refusal)
     except Exception as err:
-        yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
+        yield failure(path, err)
 
 
 def _open_text(path: str) -> io.TextIOBase:
@@ -165,36 +164,60 @@ def _table_rows(path: str, fmt: str) -> Iterator[dict]:
         return
     with _open_text(path) as f:
         if fmt == "jsonl":
-            for line in f:
-                if line.strip():
-                    row = json.loads(line)
-                    yield row if isinstance(row, dict) else {"__bad__": line}
+            yield from _jsonl_rows(f)
         else:
-            yield from csv.DictReader(f, delimiter="\t" if fmt == "tsv" else ",")
+            yield from _csv_rows(csv.DictReader(f, delimiter="\t" if fmt == "tsv" else ","))
+
+
+def _jsonl_rows(lines: Iterator[str]) -> Iterator[dict]:
+    """One dict per non-empty line; a line that is not a JSON object yields an error dict."""
+    for line in lines:
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except Exception as err:  # ValueError, RecursionError: this line only
+                row = {_BAD_ROW: f"{type(err).__name__}: {err}"}
+            yield row if isinstance(row, dict) else {_BAD_ROW: "not a JSON object"}
+
+
+def _csv_rows(reader: Iterator[dict]) -> Iterator[dict]:
+    """The rows of a csv reader; a row it cannot parse (a field over the limit) yields an error dict."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # the reader resumes at the next line
+            row = {_BAD_ROW: f"csv.Error: {err}"}
+        yield row
 
 
 def read_table(path: str, fmt: str, cfg: ReadConfig) -> Iterator[Record]:
     """Yield one candidate per row of a URL table (parquet, csv, tsv, jsonl; optionally .gz)."""
-    name = os.path.basename(path)
+    name, i = os.path.basename(path), -1
     try:
         for i, row in enumerate(_table_rows(path, fmt)):
             url = row.get(cfg.url_col)
+            url = url.strip() if isinstance(url, str) else url
+            if _BAD_ROW in row:
+                yield _malformed(f"{name}#{i}", str(row[_BAD_ROW]))
+                continue
             if not isinstance(url, str) or not url:
                 yield _malformed(f"{name}#{i}", f"no {cfg.url_col!r} value")
                 continue
             caption = row.get(cfg.caption_col)
-            yield Record(url=url.strip(), caption=str(caption or ""), source=f"{name}#{i}")
+            yield Record(url=url, caption=str(caption or ""), source=f"{name}#{i}")
     except Exception as err:
-        yield _malformed(f"{name}#end", f"{type(err).__name__}: {err}")
+        yield failure(path, err, f"row-{i + 1}")
 
 
 def read_file(path: str, cfg: ReadConfig) -> Iterator[Record]:
-    """Dispatch to the reader of `cfg.input_format`."""
+    """Dispatch to the reader of `cfg.input_format` (through `readguard.guard`)."""
     if cfg.input_format == "wat":
-        return read_wat(path)
+        return guard(path, read_wat(path, cfg.consent))
     if cfg.input_format == "warc":
-        return read_warc(path)
-    return read_table(path, cfg.input_format, cfg)
+        return guard(path, read_warc(path, cfg.consent))
+    return guard(path, read_table(path, cfg.input_format, cfg))
 
 
 class _ReadFileFn(beam.DoFn):
@@ -229,8 +252,8 @@ class _ReadFileFn(beam.DoFn):
 
 
 class _FetchPagesFn(beam.DoFn):
-    def __init__(self, cfg: FetchConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: FetchConfig, consent: ConsentConfig | None = None) -> None:
+        self.cfg, self.consent = cfg, consent
         self.pages = Metrics.counter("read", "pages")
 
     def setup(self) -> None:
@@ -239,7 +262,9 @@ class _FetchPagesFn(beam.DoFn):
 
     def process(self, page: tuple[str, str]) -> Iterator[Record]:
         self.pages.inc()
-        yield from read_page(page[0], self.fetcher, self.robots, page[1])
+        yield from guard(
+            page[1], read_page(page[0], self.fetcher, self.robots, page[1], self.consent)
+        )
 
 
 class ReadCandidates(beam.PTransform):
@@ -264,5 +289,6 @@ class ReadCandidates(beam.PTransform):
             files
             | "ReadPageLists" >> beam.FlatMap(read_page_list)
             | "SpreadPages" >> beam.Reshuffle()
-            | "FetchPages" >> beam.ParDo(_FetchPagesFn(self.cfg.fetch or FetchConfig()))
+            | "FetchPages"
+            >> beam.ParDo(_FetchPagesFn(self.cfg.fetch or FetchConfig(), self.cfg.consent))
         )

@@ -179,13 +179,13 @@ class _WriteBucketFn(beam.DoFn):
 
     def process(self, item: tuple[int, Iterable[Chunk]]) -> Iterator[dict]:
         table = _sorted_table(item[1])
-        name = f"rejects-{item[0]:05d}.parquet"
-        storage.write_bytes(storage.join(self.rejects_dir, name), _parquet(table))
+        name, data = f"rejects-{item[0]:05d}.parquet", _parquet(table)
+        storage.write_bytes(storage.join(self.rejects_dir, name), data)
         self.files.inc()
         _LOG.info(
             "%s: %d rows, written by %s:%d", name, table.num_rows, socket.gethostname(), os.getpid()
         )
-        yield {"file": name, "count": table.num_rows}
+        yield {**file_stats(name, data), "count": table.num_rows}
 
 
 class WriteRejects(beam.PTransform):

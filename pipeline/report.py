@@ -24,10 +24,11 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pipeline import cardplots, storage
+from pipeline.text import display_text
 
 __all__ = ["CardData", "load_card_data", "render_html", "write_report", "register"]
 
-_COLUMNS = ["key", "caption", "queries", "language", "original_width", "original_height"]
+_COLUMNS = ["key", "caption", "queries", "language", "original_width", "original_height", "punsafe"]
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:2em auto;color:#222}
 table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.plot{display:flex;flex-wrap:wrap;gap:16px}
@@ -96,7 +97,8 @@ def load_card_data(output: str, thumbnails: int = 24) -> CardData:
     shards_dir = storage.join(output, "shards")
     for shard in data.manifest.get("shards", []):
         table = storage.read_bytes(storage.join(shards_dir, shard["parquet"]))
-        data.rows += pq.read_table(io.BytesIO(table), columns=_COLUMNS).to_pylist()
+        columns = [c for c in _COLUMNS if c in pq.read_schema(io.BytesIO(table)).names]
+        data.rows += pq.read_table(io.BytesIO(table), columns=columns).to_pylist()
     for shard in data.manifest.get("shards", []):
         if len(data.thumbs) >= thumbnails:
             break
@@ -141,13 +143,25 @@ def _overview(data: CardData) -> str:
     return f"<table>{body}</table>"
 
 
+def _esc(text: str) -> str:
+    """Untrusted web text for the card: no bidi controls (they reorder what is shown), escaped."""
+    return html.escape(display_text(text))
+
+
 def _grid(thumbs: list[tuple[bytes, str, str]]) -> str:
     items = "".join(
         f'<figure><img alt="" src="data:image/jpeg;base64,{base64.b64encode(jpg).decode()}">'
-        f'<figcaption title="{html.escape(url)}">{html.escape(caption)}</figcaption></figure>'
+        f'<figcaption title="{_esc(url)}">{_esc(caption)}</figcaption></figure>'
         for jpg, caption, url in thumbs
     )
     return f'<div class="grid">{items}</div>'
+
+
+def _safety(data: CardData) -> str:
+    from pipeline.safetyreport import safety_section
+
+    policy = data.manifest.get("config", {}).get("download", {}).get("safety", {})
+    return safety_section(data.summary, policy, data.rows)
 
 
 def render_html(data: CardData) -> str:
@@ -159,6 +173,7 @@ def render_html(data: CardData) -> str:
         f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
         _overview(data),
         *(f"<h2>{html.escape(n)}</h2>{svg}" for n, svg in _plots(data)),
+        f"<h2>Safety and consent</h2>{_safety(data)}",
         f"<h2>Samples ({len(data.thumbs)}, first shards)</h2>{_grid(data.thumbs)}",
         f"<p><small>{html.escape(versions)}</small></p></body></html>\n",
     ]
@@ -173,6 +188,9 @@ def write_report(output: str, path: str = "") -> str:
 
 
 def _main(args: Any, extra: list[str]) -> int:
+    from pipeline.preflight import check_file
+
+    check_file(storage.join(args.output.rstrip("/"), "summary.json"), "OUTPUT (a build's folder)")
     print(write_report(args.output.rstrip("/"), args.html or ""))
     return 0
 

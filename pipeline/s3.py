@@ -38,6 +38,7 @@ __all__ = [
     "split",
     "with_retries",
     "abort_uploads",
+    "unsupported",
     "list_keys",
     "object_size",
     "cat",
@@ -122,6 +123,8 @@ def _retryable(err: Exception) -> bool:
     if isinstance(err, ClientError):
         code = str(err.response.get("Error", {}).get("Code", ""))
         status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code == "NotImplemented" or status == 501:  # the store lacks the operation
+            return False
         return code in _RETRYABLE_CODES or status >= 500
     return isinstance(err, (ConnectionError, HTTPClientError))
 
@@ -254,18 +257,44 @@ class S3Writer(io.RawIOBase):
             raise
 
 
+def unsupported(err: Exception) -> bool:
+    """Whether `err` says the store does not implement the operation (501, 405, NotImplemented)."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(err, ClientError):
+        return False
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return status in (501, 405) or code in ("NotImplemented", "MethodNotAllowed")
+
+
 def abort_uploads(bucket: str, prefix: str) -> int:
-    """Abort every incomplete multipart upload under `prefix` (left by killed writers)."""
+    """Abort every incomplete multipart upload under `prefix` (left by killed writers).
+
+    Best effort: a store that does not implement listing or aborting uploads (several
+    self-hosted S3-compatible stores answer 501/405) gets a warning, not a failed build.
+    """
     s3, aborted = client(), 0
-    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
-        for upload in page.get("Uploads", []):
-            with_retries(
-                "abort_multipart_upload",
-                lambda u=upload: s3.abort_multipart_upload(
-                    Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]
-                ),
-            )
+    try:
+        pages = list(
+            s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
+        )
+    except Exception as err:
+        if not unsupported(err):
+            raise
+        log.warning("S3 store cannot list multipart uploads (%s): s3://%s/%s not cleaned up",
+                    type(err).__name__, bucket, prefix)  # fmt: skip
+        return 0
+    for upload in (u for page in pages for u in page.get("Uploads", [])):
+        try:
+            with_retries("abort_multipart_upload", lambda u=upload: s3.abort_multipart_upload(
+                Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]))  # fmt: skip
             aborted += 1
+        except Exception as err:
+            if not unsupported(err):
+                raise
+            log.warning("S3 store cannot abort upload of s3://%s/%s (%s): left in place",
+                        bucket, upload["Key"], type(err).__name__)  # fmt: skip
     return aborted
 
 
@@ -303,8 +332,10 @@ def cat(urls: list[str], out: Any = None) -> int:
 
 
 if __name__ == "__main__":
+    from pipeline.preflight import cat_main
+
     try:
-        sys.exit(cat(sys.argv[1:]))
+        sys.exit(cat_main(sys.argv[1:]))
     except BrokenPipeError:  # the reader stopped early (e.g. took only the first sample)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)

@@ -22,6 +22,7 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from pipeline.sampleconsent import TDM_PAGE, plant_consent
 from pipeline.sampleimages import (
     DEMO_QUERIES,
     alter_copy,
@@ -260,7 +261,7 @@ def _write_page_list(web: _Web) -> None:
         f.write(robots)
     image = next(name for name in sorted(web.files) if name.startswith(f"{PAGE_HOST}/img/"))
     extra = [f"http://{PAGE_HOST}/private/0000.html", f"http://{PAGE_HOST}/pages/missing.html",
-             f"http://{image}"]  # fmt: skip
+             f"http://{image}", f"http://{PAGE_HOST}{TDM_PAGE}"]  # fmt: skip
     with open(os.path.join(web.root, "pages.txt"), "w") as f:
         f.write("# sample web pages, one URL per line\n")
         f.writelines(url + "\n" for url in [u for u, _ in web.pages] + extra)
@@ -294,6 +295,7 @@ def generate(root: str, cfg: SampleWebConfig | None = None) -> str:
     os.makedirs(root, exist_ok=True)
     web = _Web(root)
     _build_pages(web, random.Random(cfg.seed), cfg)
+    plant_consent(web, cfg.seed)  # consent-signal sites and the hash-listed image
     first_page = web.files[f"{PAGE_HOST}/pages/0000.html"]
     web.add(PAGE_HOST, "/private/0000.html", first_page)  # robots.txt keeps crawlers out
     _write(web, cfg)

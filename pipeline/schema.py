@@ -40,6 +40,7 @@ class Stage:
     DOWNLOAD = "download"
     IMAGE = "image"
     DEDUP_IMAGE = "dedup_image"
+    SAFETY = "safety"  # hash-list matches and unsafe drops (pipeline.safety)
 
 
 class Reason:
@@ -67,6 +68,8 @@ class Reason:
     DNS_FAILURE = "dns_failure"
     HTTP_5XX = "http_5xx"  # 4xx statuses are recorded exactly: "http_404", "http_429", ...
     CONNECT_TIMEOUT = "connect_timeout"
+    CONNECTION_REFUSED = "connection_refused"
+    UNREACHABLE = "unreachable"  # no route to the network or host
     READ_TIMEOUT = "read_timeout"
     TOTAL_TIMEOUT = "total_timeout"
     CONNECTION_ERROR = "connection_error"
@@ -80,6 +83,12 @@ class Reason:
     IMAGE_TOO_SMALL = "too_small"
     BAD_ASPECT_RATIO = "bad_aspect"
     DUPLICATE_IMAGE = "duplicate_image"
+    HASH_BLOCKLIST = "hash_blocklist"  # the rejects row keeps no url and no caption
+    UNSAFE = "unsafe"  # punsafe at or above the threshold under --unsafe_policy drop
+    TDM_RESERVATION = "consent/tdm_reservation"  # `tdm-reservation: 1` on the image or its page
+    TDMREP_JSON = "consent/tdmrep_json"  # the host's /.well-known/tdmrep.json reserves the path
+    ROBOTS_META = "consent/robots_meta"  # the page's robots meta tag (noai, noimageai, ...)
+    ROBOTS_TXT = "consent/robots_txt"  # robots.txt disallows the image URL for our agent
 
 
 def url_key(url: str) -> str:
@@ -112,8 +121,13 @@ class Record:
     height: int = 0
     original_width: int = 0
     original_height: int = 0
-    sha256: str = ""  # of the downloaded (original) bytes
+    sha256: str = ""  # of the downloaded original bytes (also when the stored image is blurred)
+    exif: str = "{}"  # JSON of the original's EXIF tags (img2dataset's `exif` column)
     http_status: int = 0
+    # Safety fields (set by the image stage's checks, pipeline.safety).
+    punsafe: float | None = None  # unsafe-content score in [0, 1]; None when not scored
+    faces: tuple[tuple[int, int, int, int], ...] = ()  # (x, y, w, h) in the stored image
+    faces_blurred: bool = False  # the stored image has its faces blurred
     # Drop fields (set when the record is rejected).
     stage: str = ""
     reason: str = ""
@@ -143,12 +157,16 @@ class Record:
             "height": self.height,
             "original_width": self.original_width,
             "original_height": self.original_height,
+            "exif": self.exif,
             "sha256": self.sha256,
             "mime": self.mime,
             "query_ids": list(self.query_ids),
             "queries": list(self.queries),
             "language": self.language,
             "language_score": round(self.language_score, 4),
+            "punsafe": self.punsafe,
+            "faces": [list(box) for box in self.faces],
+            "faces_blurred": self.faces_blurred,
         }
 
     def to_reject_row(self) -> dict[str, Any]:

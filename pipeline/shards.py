@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import storage
+from pipeline.safetyreport import shard_safety
 from pipeline.schema import Record
 from pipeline.tario import write_members
 
@@ -65,6 +66,7 @@ _PARQUET_SCHEMA = pa.schema(
         ("height", pa.int64()),
         ("original_width", pa.int64()),
         ("original_height", pa.int64()),
+        ("exif", pa.string()),
         ("sha256", pa.string()),
         ("mime", pa.string()),
         ("page_url", pa.string()),
@@ -73,6 +75,9 @@ _PARQUET_SCHEMA = pa.schema(
         ("queries", pa.list_(pa.string())),
         ("language", pa.string()),
         ("language_score", pa.float64()),
+        ("punsafe", pa.float64()),
+        ("faces", pa.list_(pa.list_(pa.int64()))),
+        ("faces_blurred", pa.bool_()),
     ]
 )
 
@@ -198,6 +203,7 @@ def _stats(index: int, records: Sequence[Record], parquet: bytes, tar: _Sink) ->
         "parquet_sha256": hashlib.sha256(parquet).hexdigest(),
         "first_key": records[0].key if records else "",
         "last_key": records[-1].key if records else "",
+        "safety": shard_safety(records),
     }
 
 

@@ -16,6 +16,9 @@ from pipeline.schema import Reason, Record
 __all__ = [
     "TextConfig",
     "clean_caption",
+    "valid_text",
+    "strip_bidi",
+    "display_text",
     "caption_ok",
     "url_ok",
     "filter_record",
@@ -30,7 +33,10 @@ BOILERPLATE = frozenset(
     alt alt text button arrow loading gif jpg jpeg png webp""".split()
     + ["click here", "click to enlarge", "read more", "alt text"]
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Bidi embeddings, overrides, isolates and marks: invisible, and they reorder what is shown.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s")  # the characters str.isspace() accepts (both use Py_UNICODE_ISSPACE)
 _BAD_EXTENSIONS = (".svg", ".svgz", ".ico", ".pdf", ".mp4", ".webm", ".mov", ".js", ".css")
@@ -62,9 +68,31 @@ def _host_blocked(host: str, blocked: frozenset[str]) -> bool:
     return any(".".join(parts[i:]) in blocked for i in range(len(parts)))
 
 
+def valid_text(text: str) -> str:
+    """`text` as valid Unicode: surrogate pairs joined, lone surrogates replaced by U+FFFD.
+
+    JSON (`"\\ud83d"`) and `surrogateescape` decoding can put lone surrogates in a str; they
+    cannot be encoded as UTF-8, so every later encoder (parquet, langid, tar) would raise.
+    """
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def strip_bidi(text: str) -> str:
+    """`text` without bidirectional control characters (they reorder what a reader sees)."""
+    return _BIDI.sub("", text)
+
+
+def display_text(text: object) -> str:
+    """Untrusted text made safe to show (before HTML escaping): valid Unicode, no bidi controls."""
+    text = str(text)
+    return text if text.isascii() else strip_bidi(valid_text(text))
+
+
 def clean_caption(text: str) -> str:
-    """Unescape HTML entities, normalise Unicode (NFC), drop control chars, collapse spaces."""
-    text = html.unescape(html.unescape(text or ""))
+    """Unescape HTML entities, normalise Unicode (NFC), drop control and bidi chars, collapse spaces."""
+    text = display_text(html.unescape(html.unescape(text or "")))
     text = unicodedata.normalize("NFC", text)
     text = _CONTROL.sub(" ", text)
     return " ".join(text.split())

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from pipeline.htmlimages import meta_tags
+
 __all__ = ["write_crawl", "wat_payload"]
 
 _DATE = "2026-01-01T00:00:00Z"
@@ -25,10 +27,19 @@ def _record_id(*parts: str) -> str:
     return f"<urn:uuid:{uuid.UUID(bytes=hashlib.md5('|'.join(parts).encode()).digest())}>"
 
 
-def wat_payload(page_url: str, warc_name: str, links: Sequence[tuple[str, str]]) -> dict:
-    """The WAT JSON of an HTML response, in Common Crawl's layout (`Links` with `IMG@/src`)."""
+def wat_payload(
+    page_url: str,
+    warc_name: str,
+    links: Sequence[tuple[str, str]],
+    metas: Sequence[tuple[str, str]] = (),
+) -> dict:
+    """The WAT JSON of an HTML response, in Common Crawl's layout (`Links` with `IMG@/src`;
+    named `<meta>` tags, if any, in `Head/Metas`)."""
     wat_links = [{"path": "IMG@/src", "url": url, "alt": alt} for url, alt in links]
     wat_links.append({"path": "A@/href", "url": "/pages/", "text": "more"})
+    head: dict = {"Title": page_url}
+    if metas:
+        head["Metas"] = [{"name": name, "content": content} for name, content in metas]
     return {
         "Container": {"Filename": warc_name, "Compressed": True},
         "Envelope": {
@@ -39,7 +50,7 @@ def wat_payload(page_url: str, warc_name: str, links: Sequence[tuple[str, str]])
                 "HTTP-Response-Metadata": {
                     "Response-Message": {"Status": "200", "Version": "HTTP/1.1"},
                     "Headers": {"Content-Type": "text/html; charset=utf-8"},
-                    "HTML-Metadata": {"Head": {"Title": page_url}, "Links": wat_links},
+                    "HTML-Metadata": {"Head": head, "Links": wat_links},
                 },
             },
         },
@@ -73,8 +84,9 @@ def _write_wat(
 ) -> None:
     with open(path, "wb") as f:
         writer = WARCWriter(f, gzip=True)
-        for i, (url, _, links) in enumerate(pages):
-            body = json.dumps(wat_payload(url, warc_name, links), sort_keys=True).encode()
+        for i, (url, html, links) in enumerate(pages):
+            metas = meta_tags(html)
+            body = json.dumps(wat_payload(url, warc_name, links, metas), sort_keys=True).encode()
             if malformed and i == 1:  # one damaged record, as real crawls have
                 body = body[: len(body) // 3]
             record = writer.create_warc_record(

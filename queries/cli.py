@@ -18,16 +18,21 @@ import sys
 from collections import Counter
 
 from pipeline import storage
+from pipeline.usage import UsageError, at_least
 
 __all__ = ["register"]
 
 
-def _expand(patterns: list[str] | None) -> tuple[str, ...]:
-    paths: list[str] = []
-    for pattern in patterns or []:
-        found = storage.glob(pattern) if any(c in pattern for c in "*?[") else [pattern]
-        paths.extend(found)
-    return tuple(paths)
+def _expand(patterns: list[str] | None, flag: str = "") -> tuple[str, ...]:
+    """The files the patterns name; a pattern matching nothing is an error."""
+    from pipeline.preflight import check_matches
+
+    def files(pattern: str) -> list[str]:
+        if any(c in pattern for c in "*?["):
+            return storage.glob(pattern)
+        return [pattern] if storage.is_s3(pattern) or storage.exists(pattern) else []
+
+    return tuple(check_matches(patterns or [], flag, files))
 
 
 def _build(args: argparse.Namespace, extra: list[str]) -> int:
@@ -35,10 +40,10 @@ def _build(args: argparse.Namespace, extra: list[str]) -> int:
 
     cfg = BuildConfig(
         wordnet_dir=args.wordnet,
-        wikipedia_dumps=_expand(args.wikipedia_dump),
-        pageviews=_expand(args.pageviews),
-        texts=_expand(args.text),
-        tables=_expand(args.table),
+        wikipedia_dumps=_expand(args.wikipedia_dump, "--wikipedia-dump"),
+        pageviews=_expand(args.pageviews, "--pageviews"),
+        texts=_expand(args.text, "--text"),
+        tables=_expand(args.table, "--table"),
         counts_dirs=tuple(args.counts or ()),
         wiki=args.wiki,
         min_unigram_count=args.min_unigram_count,
@@ -49,6 +54,8 @@ def _build(args: argparse.Namespace, extra: list[str]) -> int:
         max_entries=args.max_entries,
     )
     rows, stats = build_queries(cfg)
+    if not rows:  # a build from nothing would match no caption: refuse it
+        raise UsageError("no query built: give --wordnet, --wikipedia-dump, --counts, --text ...")
     stats_path = write_queries(rows, stats, args.out)
     by_source = {k: v["kept_primary"] for k, v in stats["sources"].items()}
     print(f"{len(rows)} queries -> {args.out} ({stats_path}); by source: {by_source}")
@@ -59,18 +66,24 @@ def _count(args: argparse.Namespace, extra: list[str]) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from pipeline.localrunner import local_runner
     from queries.beam_ngrams import NgramJobConfig, build_count_pipeline
 
     cfg = NgramJobConfig(args.min_unigram_count, args.min_bigram_count, args.min_pmi)
-    with beam.Pipeline(options=PipelineOptions(extra)) as p:
-        build_count_pipeline(p, list(_expand(args.wikipedia_dump)), args.out, cfg)
+    options = PipelineOptions(extra)
+    with beam.Pipeline(runner=local_runner(options), options=options) as p:
+        build_count_pipeline(
+            p, list(_expand(args.wikipedia_dump, "--wikipedia-dump")), args.out, cfg
+        )
     print(f"n-gram tables -> {args.out}")
     return 0
 
 
 def _compile(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline.preflight import check_queries
     from queries.matcher import QueryMatcher
 
+    check_queries(args.queries, "QUERIES")
     matcher = QueryMatcher.from_file(args.queries)
     matcher.save(args.out)
     print(f"{len(matcher)} queries -> {args.out}")
@@ -78,8 +91,12 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _match(args: argparse.Namespace, extra: list[str]) -> int:
+    from pipeline.preflight import check_file, check_queries
     from queries.matcher import QueryMatcher
 
+    check_queries(args.queries, "QUERIES")
+    if args.captions != "-":
+        check_file(args.captions, "CAPTIONS")
     matcher = QueryMatcher.from_file(args.queries)
     data = storage.read_bytes(args.captions) if args.captions != "-" else sys.stdin.buffer.read()
     for line in io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace"):
@@ -91,6 +108,9 @@ def _match(args: argparse.Namespace, extra: list[str]) -> int:
 def _stats(args: argparse.Namespace, extra: list[str]) -> int:
     import pyarrow.parquet as pq
 
+    from pipeline.preflight import check_file
+
+    check_file(args.queries, "QUERIES")
     table = pq.read_table(io.BytesIO(storage.read_bytes(args.queries)))
     sources = Counter(table.column("source").to_pylist())
     print(json.dumps({"entries": table.num_rows, "by_source": dict(sources)}, indent=2))
@@ -98,9 +118,11 @@ def _stats(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _add_thresholds(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--min-unigram-count", type=int, default=100)
-    parser.add_argument("--min-bigram-count", type=int, default=100)
-    parser.add_argument("--min-pmi", type=float, default=30.0, help="ratio-form PMI (MetaCLIP: 30)")
+    parser.add_argument("--min-unigram-count", type=at_least(1), default=100)
+    parser.add_argument("--min-bigram-count", type=at_least(1), default=100)
+    parser.add_argument(
+        "--min-pmi", type=at_least(0, float), default=30.0, help="ratio-form PMI (MetaCLIP: 30)"
+    )
 
 
 def _register_build(sub: argparse._SubParsersAction) -> None:
@@ -115,9 +137,9 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--counts", action="append", help="output dir of `wit queries count`")
     p.add_argument("--wiki", default="en", help="pageviews project code")
     _add_thresholds(p)
-    p.add_argument("--min-title-views", type=int, default=70)
-    p.add_argument("--min-table-count", type=int, default=100)
-    p.add_argument("--max-entries", "--max_entries", type=int, default=500_000)
+    p.add_argument("--min-title-views", type=at_least(0), default=70)
+    p.add_argument("--min-table-count", type=at_least(0), default=100)
+    p.add_argument("--max-entries", type=at_least(1), default=500_000)
     p.add_argument("--out", required=True, help="queries.parquet (local or s3://)")
     p.set_defaults(func=_build)
 

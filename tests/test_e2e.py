@@ -188,3 +188,33 @@ def test_train_on_demo_shards_without_excluded_keys(demo_runs, tmp_path):
                  "--batch-size", "32", "--steps-per-epoch", "6", "--workers", "0", "--device", "cpu"])  # fmt: skip
     assert "zeroshot_top1" in proc.stdout  # the end-of-epoch evaluation on the held-out shard
     assert glob.glob(f"{run}/checkpoints/*.pt") and os.path.exists(f"{run}/tokenizer.json")
+
+
+def test_demo_card_shows_safety_and_the_planted_listed_image(demo_runs):
+    out = demo_runs[0][0]
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    safety = summary["safety"]
+    assert safety["hash_blocklist"] == 1 == summary["drops"]["safety"]["hash_blocklist"]
+    assert safety["consent_refused"] == sum(safety["consent"].values()) > 0
+    assert {"consent/robots_meta", "consent/robots_txt", "consent/tdmrep_json",
+            "consent/tdm_reservation"} <= set(safety["consent"])  # fmt: skip
+    assert safety["kept_scored"] == summary["kept"]
+    card = open(os.path.join(out, "report.html")).read()
+    assert "Safety and consent" in card and "Unsafe-content scores" in card
+    assert "listed-0" not in card and "planted listed image 0" not in card
+
+
+def test_demo_prints_commands_that_run_in_a_fresh_shell(demo_runs, tmp_path):
+    (out, _), (proc, _) = demo_runs
+    commands = proc.stdout.split("\nnext:\n", 1)[1].strip().splitlines()
+    assert len(commands) == 4
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": ROOT}  # no venv on PATH
+    for line in commands:
+        command = line.split("   # ", 1)[0].strip()
+        assert os.path.isabs(command.split()[0]) and os.access(command.split()[0], os.X_OK)
+        if " train " in command:  # a training run: checked by tests/train; here, only its path
+            continue
+        ran = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert ran.returncode == 0, (command, ran.stderr[-2000:])

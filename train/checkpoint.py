@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import pickle
 import random
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from pipeline import storage
+from pipeline.usage import UsageError
 from train.data import DataPosition
 
 __all__ = ["capture_rng", "restore_rng", "save_checkpoint", "load_checkpoint", "resolve_resume"]
@@ -55,7 +57,14 @@ def save_checkpoint(out: str, state: dict[str, Any]) -> str:
 
 def load_checkpoint(path: str) -> dict[str, Any]:
     """Read a checkpoint (on CPU) with `positions` as DataPositions; RNG not yet restored."""
-    state = torch.load(io.BytesIO(storage.read_bytes(path)), map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(
+            io.BytesIO(storage.read_bytes(path)), map_location="cpu", weights_only=False
+        )
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as err:
+        raise UsageError(f"{path}: not a `wit train` checkpoint ({err})") from None
+    if not isinstance(state, dict) or not {"model", "positions", "step"} <= state.keys():
+        raise UsageError(f"{path}: not a `wit train` checkpoint (no model, step or positions)")
     state["positions"] = [
         DataPosition(p["epoch"], tuple(p["taken"]), p["next_worker"]) for p in state["positions"]
     ]

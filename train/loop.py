@@ -21,11 +21,13 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from pipeline import storage
+from pipeline.usage import UsageError
 from train.checkpoint import save_checkpoint
 from train.config import TrainConfig
 from train.data import DataPosition, StreamingDataset, make_loader
 from train.dist import DistEnv, all_true, barrier, cleanup, init_distributed, reduce_mean
 from train.evaluate import evaluate, load_eval_set
+from train.launch import check_finite
 from train.loss import ClipLoss
 from train.prepare import Run, prepare, unwrap
 from train.shards import expand_urls
@@ -125,9 +127,11 @@ def _run_epoch(run: Run, model: torch.nn.Module, env: DistEnv) -> bool:
         loss = _steps(run, model, env, batches)
     if loss is None:
         return False
-    run.history.append(
-        {"epoch": run.epoch, "step": run.step, "loss": reduce_mean(float(loss), env)}
-    )
+    if run.step == 0:  # a model trained on nothing must not report "finished"
+        raise UsageError(f"no training sample read from {len(run.data.shards)} shards")
+    mean = reduce_mean(float(loss), env)
+    check_finite(mean, run.step)
+    run.history.append({"epoch": run.epoch, "step": run.step, "loss": mean})
     return True
 
 
@@ -147,6 +151,7 @@ def _steps(
         run.step, run.epoch_step = run.step + 1, run.epoch_step + 1
         meter.samples += len(batch["keys"]) * env.world_size
         if env.is_main and run.step % run.cfg.log_every == 0:
+            check_finite(float(loss), run.step)
             print(meter.line(run, float(loss)), flush=True)
         if run.cfg.stop_after_steps and run.step >= run.cfg.stop_after_steps:
             _checkpoint(run, env)

@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from pipeline import storage
+from pipeline.usage import UsageError
 from train.checkpoint import load_checkpoint, resolve_resume, restore_rng
 from train.config import DataConfig, ModelConfig, TrainConfig, load_model_config
-from train.data import DataPosition
+from train.data import DataPosition, load_exclusion
 from train.dist import DistEnv, barrier
 from train.model import CLIP, create_model
 from train.optim import create_optimizer, create_scheduler
@@ -49,11 +50,16 @@ class Run:
     history: list[dict] = field(default_factory=list)
 
 
-def captions(urls: list[str], limit: int) -> list[str]:
-    """Up to `limit` captions from the shards, in order (for tokenizer training)."""
+def captions(urls: list[str], limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+    """Up to `limit` captions from the shards, in order, skipping the `exclude` keys (the
+    eval-set near-duplicates must not reach the vocabulary either)."""
     stats: Counter[str] = Counter()
     samples = (s for url in urls for s in iter_samples(url, stats))
-    texts = (s["txt"].decode("utf-8", "replace") for s in samples if "txt" in s)
+    texts = (
+        s["txt"].decode("utf-8", "replace")
+        for s in samples
+        if "txt" in s and s["__key__"] not in exclude
+    )
     return list(itertools.islice(texts, limit))
 
 
@@ -66,7 +72,10 @@ def prepare_tokenizer(cfg: TrainConfig, env: DistEnv, vocab_size: int) -> Captio
             tok.save(saved)
         return tok
     if env.is_main and not storage.exists(saved):
-        texts = captions(list(cfg.data.shards), TOKENIZER_CAPTIONS)
+        exclude = load_exclusion(cfg.data.exclude)
+        texts = captions(list(cfg.data.shards), TOKENIZER_CAPTIONS, exclude)
+        if not texts:
+            raise UsageError(f"no captions in the {len(cfg.data.shards)} shards given (all empty?)")
         train_tokenizer(texts, vocab_size).save(saved)
         print(f"trained a BPE tokenizer on {len(texts)} captions -> {saved}", file=sys.stderr)
     barrier(env)
@@ -121,7 +130,7 @@ def _restore(run: Run, path: str, env: DistEnv) -> None:
 def prepare(cfg: TrainConfig, env: DistEnv) -> Run:
     """Build a run, restoring it from `cfg.resume` when given."""
     if not cfg.data.shards:
-        raise ValueError("no shards given")
+        raise UsageError("no shards given")
     run = _build(cfg, env)
     readers = env.world_size * max(1, cfg.data.workers)
     if not cfg.data.resampled and len(cfg.data.shards) % readers and env.is_main:

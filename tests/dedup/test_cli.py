@@ -51,7 +51,8 @@ def test_report_escapes_hostile_captions(run: dict) -> None:
     html = (run["out"] / "report.html").read_text()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "copy" in html
-    assert list(run["out"].glob("hist_*.png"))
+    assert not list(run["out"].glob("hist_*.png"))  # inline: report.html stands alone
+    assert 'src="data:image/png;base64,' in (run["out"] / "report.html").read_text()
 
 
 def test_overlap_query(run: dict, capsys: pytest.CaptureFixture) -> None:

@@ -81,6 +81,13 @@ def test_private_addresses_refused_by_default(server):
         "::1",
         "fd00:ec2::254",
         "224.0.0.1",
+        "::127.0.0.2",  # IPv4-compatible
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::ffff:0:a00:1",  # SIIT
+        "fec0::1",  # site-local
+        "2001:db8::1",
     ],
 )
 def test_address_policy_blocks(ip):
@@ -89,6 +96,8 @@ def test_address_policy_blocks(ip):
 
 def test_address_policy_allows_public_and_opted_in():
     assert address_allowed("93.184.216.34")
+    assert address_allowed("64:ff9b::5db8:d822") and address_allowed("2002:5db8:d822::1")
+    assert not address_allowed("::127.0.0.2", LOOPBACK)  # the embedded address is not opted in
     assert address_allowed("127.0.0.1", LOOPBACK)
     assert not address_allowed("169.254.169.254", LOOPBACK)
 

@@ -59,7 +59,7 @@ def test_report_renders_with_plots_and_escaped_captions(tmp_path, capsys):
     page = open(path, encoding="utf-8").read()
     assert "<script>" not in page and "&lt;script&gt;alert(&quot;pwned&quot;)" in page
     assert "?&lt;b&gt;" in page and "<b>" not in page
-    assert page.count('class="plot"') == 6 and page.count("<figure>") == 10
+    assert page.count('class="plot"') == 7 and page.count("<figure>") == 10
     assert "adds up" in page and page.count("<svg") >= 6
     assert "$x$ &lt;i&gt;dog&lt;/i&gt;" in page and "<i>" not in page  # a query, escaped
     for svg in re.findall(r"<svg.*?</svg>", page, re.S):
@@ -76,4 +76,4 @@ def test_report_of_a_build_that_kept_nothing(tmp_path):
     storage.write_bytes(f"{tmp_path}/summary.json", json.dumps(summary).encode())
     storage.write_bytes(f"{tmp_path}/manifest.json", json.dumps({"shards": []}).encode())
     page = open(main_report(str(tmp_path)), encoding="utf-8").read()
-    assert page.count('class="plot"') == 6 and "<figure>" not in page
+    assert page.count('class="plot"') == 7 and "<figure>" not in page
