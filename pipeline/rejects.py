@@ -30,6 +30,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from pipeline import storage
 from pipeline.schema import Record
+from pipeline.verify import file_stats
 
 __all__ = ["rejects_parquet", "chunk_of", "bucket_chunk", "WriteRejects", "RejectChunks"]
 
