@@ -5,8 +5,11 @@
 Each stage's own code runs in this one process on inputs made here (the generated sample web's
 WAT files, 500k synthetic query entries as in bench/queries.py, real photos from
 ../shared/data/imagenet-samples served by a separate `http.server` process on 127.0.0.1).
-Rates are per CPU-second of this process (`time.process_time`), so they are per core. The
-cost model (`bench/scalemodel.py`) turns them into core-hours, workers and money for the full job.
+Rates are per CPU-second of this process (`time.process_time`), so they are per core. First of
+all, the whole job: `beam_runner.py` on a Common Crawl-shaped WAT in a child process
+(`bench/jobcost.py`), µs per candidate beside the reader alone and the gunzip floor
+(`--job_only`: just that).
+The cost model (`bench/scalemodel.py`) turns them into core-hours, workers and money for the full job.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("WIT_PROGRESS_INTERVAL", "0")
 
+from bench.jobcost import job_rates  # noqa: E402
 from bench.scalemodel import print_model  # noqa: E402
 from pipeline.download import download_record  # noqa: E402
 from pipeline.fetch import FetchConfig, Fetcher  # noqa: E402
@@ -189,8 +193,12 @@ def main() -> None:
         "--images", type=int, default=600, help="Photos downloaded from the local server."
     )
     ap.add_argument("--json", help="Also write the rates to this JSON file.")
+    ap.add_argument("--job_pages", type=int, default=2000, help="Pages of the end-to-end WAT.")
+    ap.add_argument("--job_only", action="store_true", help="Measure only the end-to-end job.")
     args = ap.parse_args()
-    rates = measure(args.entries, args.images)
+    rates = job_rates(args.job_pages)  # bench/jobcost.py
+    if not args.job_only:
+        rates.update(measure(args.entries, args.images))
     print("| measured on this machine (per core) | value |\n|---|---:|")
     for name, value in rates.items():
         print(f"| {name} | {value:,.1f} |")

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import __version__, storage
+from pipeline.rejects import WriteRejects, rejects_parquet
 from pipeline.safetyreport import summary_safety
 from pipeline.schema import Record
 from pipeline.verify import VerifyOutputs, file_stats
@@ -33,33 +34,8 @@ __all__ = [
     "query_count_rows",
     "Finalize",
     "format_summary",
+    "CountRecords",
 ]
-
-_REJECT_SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("url", pa.string()),
-        ("caption", pa.string()),
-        ("page_url", pa.string()),
-        ("source", pa.string()),
-        ("stage", pa.string()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-        ("query_ids", pa.list_(pa.int64())),
-        ("http_status", pa.int64()),
-    ]
-)
-
-
-def rejects_parquet(records: Iterable[Record]) -> bytes:
-    """A parquet table of rejected records, sorted for byte-identical reruns."""
-    rows = sorted(
-        (r.to_reject_row() for r in records),
-        key=lambda row: (row["stage"], row["reason"], row["key"], row["source"], row["caption"]),
-    )
-    buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=_REJECT_SCHEMA), buf, compression="zstd")
-    return buf.getvalue()
 
 
 def summarize(
@@ -101,40 +77,25 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _reject_bucket(record: Record, files: int) -> tuple[int, Record]:
-    return int(record.key[:8] or "0", 16) % files, record
+class _SizeFn(beam.DoFn):
+    """1 per record, or the size of a whole batch (the reader emits batches)."""
+
+    def process(self, record: Record) -> Iterator[int]:
+        yield 1
+
+    @beam.DoFn.yields_elements
+    def process_batch(self, batch: list[Record]) -> Iterator[int]:
+        yield len(batch)
+
+    def get_input_batch_type(self, input_element_type: Any) -> Any:
+        return beam.typehints.List[input_element_type]
 
 
-class _WriteRejectsFn(beam.DoFn):
-    def __init__(self, rejects_dir: str) -> None:
-        self.rejects_dir = rejects_dir
+class CountRecords(beam.PTransform):
+    """How many records a PCollection holds (counted a batch at a time), as a singleton."""
 
-    def process(self, item: tuple[int, Iterable[Record]]) -> Iterator[dict]:
-        records = list(item[1])
-        name = f"rejects-{item[0]:05d}.parquet"
-        data = rejects_parquet(records)
-        storage.write_bytes(storage.join(self.rejects_dir, name), data)
-        yield {**file_stats(name, data), "count": len(records)}
-
-
-def _stage_reason(record: Record) -> tuple[str, str]:
-    return record.stage, record.reason
-
-
-class WriteRejects(beam.PTransform):
-    """Write every rejected record to `rejects/rejects-NNNNN.parquet`; outputs file stats."""
-
-    def __init__(self, rejects_dir: str, files: int = 1) -> None:
-        super().__init__()
-        self.rejects_dir, self.files = rejects_dir, files
-
-    def expand(self, rejects: beam.PCollection) -> beam.PCollection:
-        return (
-            rejects
-            | "BucketRejects" >> beam.Map(_reject_bucket, self.files)
-            | "GroupRejects" >> beam.GroupByKey()
-            | "WriteRejectParquet" >> beam.ParDo(_WriteRejectsFn(self.rejects_dir))
-        )
+    def expand(self, records: beam.PCollection) -> beam.PCollection:
+        return records | "Sizes" >> beam.ParDo(_SizeFn()) | "Sum" >> beam.CombineGlobally(sum)
 
 
 class _FinalizeFn(beam.DoFn):
@@ -221,7 +182,7 @@ class Finalize(beam.PTransform):
                 AsSingleton(inputs["input_count"]),
                 AsList(inputs["shards"]),
                 AsList(inputs["rejects"]),
-                AsList(inputs["drops"] | "CountDrops" >> beam.combiners.Count.PerElement()),
+                AsList(inputs["drops"]),
                 AsList(inputs["tables"]),
                 AsList(problems),
             )
@@ -289,8 +250,3 @@ class WriteQueryCounts(beam.PTransform):
             | "GroupTable" >> beam.GroupByKey()
             | "WriteTable" >> beam.ParDo(_WriteQueryCountsFn(self.path, self.queries_path))
         )
-
-
-def drop_keys(rejects: beam.PCollection) -> beam.PCollection:
-    """(stage, reason) of every rejected record, for counting."""
-    return rejects | "StageReason" >> beam.Map(_stage_reason)

@@ -2,7 +2,7 @@
 
 ReadCandidates -> FilterText -> DedupUrls -> MatchQueries -> DetectLanguage
     -> BalanceByQuery -> DownloadImages -> DedupImages -> WriteShards
-every stage's rejects -> WriteRejects;  then Finalize (sizes.json, summary, manifest);
+every stage's rejects -> columnar chunks -> WriteRejects (hash buckets);  then Finalize (sizes.json, summary, manifest);
 after the pipeline, the dataset card (`report.html`). `--resume` keeps committed shards.
 """
 
@@ -15,12 +15,13 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline import progress, storage
-from pipeline.accounting import Finalize, WriteQueryCounts, WriteRejects, drop_keys
+from pipeline.accounting import CountRecords, Finalize, WriteQueryCounts
 from pipeline.download import DedupImages, DownloadImages
 from pipeline.launch import prepare_build
 from pipeline.localrunner import local_runner
 from pipeline.options import BuildConfig
 from pipeline.read import ReadCandidates
+from pipeline.rejects import RejectChunks, WriteRejects, drop_counts
 from pipeline.report import write_report
 from pipeline.shards import WriteShards
 from pipeline.stages import (
@@ -65,20 +66,20 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> beam.PCollection:
         )
 
     stages = (read, text, unique, matched, language, balanced, downloaded, samples)
-    rejects = tuple(s.rejected for s in stages) | "AllRejects" >> beam.Flatten()
+    rejects = tuple(s.rejected for s in stages) | "AllRejects" >> RejectChunks()
     reject_files = rejects | "WriteRejects" >> WriteRejects(
-        storage.join(cfg.output, "rejects"), cfg.reject_files
+        storage.join(cfg.output, "rejects"), cfg.reject_file_mb
     )
     per_query = {"matched": language.kept, "balanced": balanced.kept, "in_shards": samples.kept}
     query_counts = per_query | "WriteQueryCounts" >> WriteQueryCounts(
         storage.join(cfg.output, "query_counts.parquet"), cfg.queries
     )
     inputs = {
-        "input_count": candidates | "CountInput" >> beam.combiners.Count.Globally(),
+        "input_count": candidates | "CountInput" >> CountRecords(),
         "tables": query_counts,
         "shards": shards,
         "rejects": reject_files,
-        "drops": drop_keys(rejects),
+        "drops": drop_counts(rejects),
     }
     return inputs | "Finalize" >> Finalize(cfg.output, cfg.to_json(), cfg.s3_endpoint_url)
 

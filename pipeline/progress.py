@@ -122,15 +122,15 @@ class _State:
             b.close()
         self.bars = {}
 
-    def bar_tick(self, stage: str, name: str) -> bool:
+    def bar_tick(self, stage: str, name: str, n: int = 1) -> bool:
         """Advance the bar of `stage` if bars are shown here; False if they are not."""
         if not self.bars or os.getpid() != self.pid:
             return False
         b = self.bars.get(stage)
         if b is not None and (stage == "read" or name in ("kept", "written")):
-            b.update(1)
+            b.update(n)
         elif b is not None:  # a failed download, a shard skipped on resume
-            self.other[stage] = self.other.get(stage, 0) + 1
+            self.other[stage] = self.other.get(stage, 0) + n
             b.update(0, **{"failed" if stage == "download" else "skipped": self.other[stage]})
         return True
 
@@ -141,13 +141,13 @@ _BARS["shards"] = ("shards written", "shard")
 _STATE = _State()
 
 
-def tick(stage: str, name: str) -> None:
-    """Count one record of `stage` (`kept` or a drop reason); print progress when it is due."""
+def tick(stage: str, name: str, n: int = 1) -> None:
+    """Count `n` records of `stage` (`kept` or a drop reason); print progress when it is due."""
     state = _STATE
     with state.lock:
         per_stage = state.counts.setdefault(stage, {})
-        per_stage[name] = per_stage.get(name, 0) + 1
-        if state.bar_tick(stage, name):
+        per_stage[name] = per_stage.get(name, 0) + n
+        if state.bar_tick(stage, name, n):
             return
         now = time.monotonic()
         if state.interval <= 0 or now - state.last < state.interval:

@@ -29,6 +29,7 @@ from pipeline.readguard import (
     guard,
 )
 from pipeline.schema import Reason, Record, Stage, reject
+from pipeline.stages import RecordBatch
 from pipeline.warcgz import http_payload, iter_records
 from pipeline.watlinks import wat_document, wat_links
 
@@ -220,16 +221,34 @@ def read_file(path: str, cfg: ReadConfig) -> Iterator[Record]:
 
 
 class _ReadFileFn(beam.DoFn):
+    """One file -> batches of up to `BATCH` records (the text stages take them whole)."""
+
+    BATCH = 1024
+
     def __init__(self, cfg: ReadConfig) -> None:
         self.cfg = cfg
         self.read = Metrics.counter("read", "candidates")
         self.files = Metrics.counter("read", "files")
 
-    def process(self, path: str) -> Iterator[Record]:
+    @beam.DoFn.yields_batches
+    def process(self, path: str) -> Iterator[list[Record]]:
         self.files.inc()
+        batch: list[Record] = []
         for record in read_file(path, self.cfg):
-            self.read.inc()
-            yield record
+            batch.append(record)
+            if len(batch) >= self.BATCH:
+                self.read.inc(len(batch))
+                yield batch
+                batch = []
+        if batch:
+            self.read.inc(len(batch))
+            yield batch
+
+    def infer_output_type(self, input_type: object) -> object:
+        return Record
+
+    def get_output_batch_type(self, input_element_type: object) -> object:
+        return RecordBatch
 
 
 class _FetchPagesFn(beam.DoFn):

@@ -209,8 +209,12 @@ def stable_detail(detail: str) -> str:
 
 def reject(record: Record, stage: str, reason: str, detail: str = "", **changes: Any) -> Record:
     """Return `record` marked as dropped at `stage` for `reason`, with its image bytes released."""
-    detail = stable_detail(detail)
-    return replace(record, stage=stage, reason=reason, detail=detail, image=b"", **changes)
+    detail = stable_detail(detail) if detail else detail
+    if changes:
+        return replace(record, stage=stage, reason=reason, detail=detail, image=b"", **changes)
+    copy = object.__new__(Record)  # the fields of `replace`, without re-running __init__
+    copy.__dict__.update(record.__dict__, stage=stage, reason=reason, detail=detail, image=b"")
+    return copy
 
 
 REJECT_COLUMNS = list(Record(url="x", caption="").to_reject_row())

@@ -3,10 +3,14 @@
 Each stage is a composite `PTransform` returning a `Split(kept, rejected)`; the logic lives in
 pure functions (`pipeline.text`, `queries.matcher`, `pipeline.balance`) and the DoFns adapt them.
 Every rejected record carries its stage and reason and bumps a Beam counter named after both.
+The per-record stages also take batches (`process_batch`): the reader emits lists of records and
+Beam hands them whole through the fused text stages, so Beam's per-element cost is paid per
+batch, and counters move once per batch and reason.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import NamedTuple
@@ -32,6 +36,7 @@ __all__ = [
 ]
 
 REJECTED = "rejected"
+RecordBatch = beam.typehints.List[Record]  # the batch type of the batched stages
 
 
 class Split(NamedTuple):
@@ -42,33 +47,68 @@ class Split(NamedTuple):
 
 
 class _Counted(beam.DoFn):
-    """Base DoFn: `emit` routes a record to the main or the rejected output and counts it."""
+    """Base DoFn: `emit` routes a record to the main or the rejected output and counts it;
+    `emit_batch` does the same for a whole batch, with one counter update per reason."""
 
     stage = "stage"
 
     def __init__(self) -> None:
         self._counters: dict[str, object] = {}
 
-    def emit(self, record: Record) -> object:
-        name = record.reason or "kept"
+    def _count(self, name: str, n: int = 1) -> None:
         counter = self._counters.get(name)
         if counter is None:
             counter = self._counters[name] = Metrics.counter(self.stage, name)
-        counter.inc()  # type: ignore[attr-defined]
-        progress.tick(self.stage, name)
+        counter.inc(n)  # type: ignore[attr-defined]
+        progress.tick(self.stage, name, n)
+
+    def emit(self, record: Record) -> object:
+        self._count(record.reason or "kept")
         return pvalue.TaggedOutput(REJECTED, record) if record.rejected else record
+
+    def emit_batch(self, records: list[Record]) -> Iterator[object]:
+        kept = [r for r in records if not r.reason]
+        rejected = [r for r in records if r.reason]
+        if kept:
+            self._count("kept", len(kept))
+            yield kept
+        if rejected:
+            for reason, n in sorted(Counter(r.reason for r in rejected).items()):
+                self._count(reason, n)
+            yield pvalue.TaggedOutput(REJECTED, rejected)
+
+
+class _PerRecord(_Counted):
+    """A stage that maps each record on its own (`one`): per element, or per batch when the
+    records arrive in batches (from the reader, through the fused text stages)."""
+
+    def one(self, record: Record) -> Record:
+        return record
+
+    def process(self, record: Record) -> Iterator[object]:
+        yield self.emit(self.one(record))
+
+    def process_batch(self, batch: list[Record]) -> Iterator[object]:
+        yield from self.emit_batch([self.one(r) for r in batch])
+
+    def get_input_batch_type(self, input_element_type: object) -> object:
+        return RecordBatch
+
+    def get_output_batch_type(self, input_element_type: object) -> object:
+        return RecordBatch
+
+    def infer_output_type(self, input_type: object) -> object:
+        return Record
 
 
 def _split(pcoll: beam.PCollection, label: str, fn: beam.DoFn, *args: object) -> Split:
-    outputs = pcoll | label >> beam.ParDo(fn, *args).with_outputs(REJECTED, main="kept")
+    pardo = beam.ParDo(fn, *args).with_output_types(Record, **{REJECTED: Record})
+    outputs = pcoll | label >> pardo.with_outputs(REJECTED, main="kept")
     return Split(outputs.kept, outputs[REJECTED])
 
 
-class _SplitRejectedFn(_Counted):
+class _SplitRejectedFn(_PerRecord):
     stage = Stage.READ
-
-    def process(self, record: Record) -> Iterator[object]:
-        yield self.emit(record)
 
 
 class SplitRejected(beam.PTransform):
@@ -78,16 +118,16 @@ class SplitRejected(beam.PTransform):
         return _split(records, "SplitRejected", _SplitRejectedFn())
 
 
-class _FilterTextFn(_Counted):
+class _FilterTextFn(_PerRecord):
     stage = Stage.TEXT
 
     def __init__(self, cfg: TextConfig) -> None:
         super().__init__()
         self.cfg = cfg
 
-    def process(self, record: Record) -> Iterator[object]:
+    def one(self, record: Record) -> Record:
         cleaned, reason = filter_record(record, self.cfg)
-        yield self.emit(reject(cleaned, self.stage, reason) if reason else cleaned)
+        return reject(cleaned, self.stage, reason) if reason else cleaned
 
 
 class FilterText(beam.PTransform):
@@ -103,6 +143,21 @@ class FilterText(beam.PTransform):
 
 def _by_key(record: Record) -> tuple[str, Record]:
     return record.key, record
+
+
+class _KeyByUrlFn(beam.DoFn):
+    """(key, record) for the URL shuffle, taking a whole batch where one arrives."""
+
+    def process(self, record: Record) -> Iterator[tuple[str, Record]]:
+        yield record.key, record
+
+    @beam.DoFn.yields_elements
+    def process_batch(self, batch: list[Record]) -> Iterator[tuple[str, Record]]:
+        for record in batch:
+            yield record.key, record
+
+    def get_input_batch_type(self, input_element_type: object) -> object:
+        return beam.typehints.List[input_element_type]
 
 
 class _KeepFirstFn(_Counted):
@@ -125,11 +180,12 @@ class DedupUrls(beam.PTransform):
     """Keep one candidate per URL (the key is a hash of the URL)."""
 
     def expand(self, records: beam.PCollection) -> Split:
-        grouped = records | "KeyByUrl" >> beam.Map(_by_key) | "GroupByUrl" >> beam.GroupByKey()
+        keyed = beam.ParDo(_KeyByUrlFn()).with_output_types(beam.typehints.Tuple[str, Record])
+        grouped = records | "KeyByUrl" >> keyed | "GroupByUrl" >> beam.GroupByKey()
         return _split(grouped, "KeepFirstPerUrl", _KeepFirstFn(Stage.DEDUP, Reason.DUPLICATE_URL))
 
 
-class _MatchFn(_Counted):
+class _MatchFn(_PerRecord):
     stage = Stage.MATCH
 
     def __init__(self, queries_path: str) -> None:
@@ -142,13 +198,12 @@ class _MatchFn(_Counted):
 
         self.matcher = QueryMatcher.from_file(self.queries_path)
 
-    def process(self, record: Record) -> Iterator[object]:
+    def one(self, record: Record) -> Record:
         ids = self.matcher.match(record.caption)  # type: ignore[union-attr]
         if not ids:
-            yield self.emit(reject(record, self.stage, Reason.NO_QUERY_MATCH))
-            return
+            return reject(record, self.stage, Reason.NO_QUERY_MATCH)
         names = self.matcher.names(ids)  # type: ignore[union-attr]
-        yield self.emit(replace(record, query_ids=ids, queries=names))
+        return replace(record, query_ids=ids, queries=names)
 
 
 class MatchQueries(beam.PTransform):
@@ -162,7 +217,7 @@ class MatchQueries(beam.PTransform):
         return _split(records, "AhoCorasickMatch", _MatchFn(self.queries_path))
 
 
-class _LanguageFn(_Counted):
+class _LanguageFn(_PerRecord):
     stage = Stage.LANGUAGE
 
     def __init__(self, languages: tuple[str, ...], backend: str) -> None:
@@ -174,12 +229,12 @@ class _LanguageFn(_Counted):
 
         self._detect = make_detector(self.backend)
 
-    def process(self, record: Record) -> Iterator[object]:
+    def one(self, record: Record) -> Record:
         lang, score = self._detect(record.caption)
         record = replace(record, language=lang, language_score=score)
         if self.languages and lang not in self.languages:
             record = reject(record, self.stage, Reason.LANGUAGE_NOT_WANTED, lang)
-        yield self.emit(record)
+        return record
 
 
 class DetectLanguage(beam.PTransform):

@@ -38,6 +38,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Bidi embeddings, overrides, isolates and marks: invisible, and they reorder what is shown.
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _WORD = re.compile(r"\w+")
+_SPACE = re.compile(r"\s")  # the characters str.isspace() accepts (both use Py_UNICODE_ISSPACE)
 _BAD_EXTENSIONS = (".svg", ".svgz", ".ico", ".pdf", ".mp4", ".webm", ".mov", ".js", ".css")
 
 
@@ -125,7 +126,7 @@ def url_ok(url: str, cfg: TextConfig) -> tuple[bool, str]:
         return False, Reason.BAD_URL
     if parts.scheme not in cfg.schemes:
         return False, Reason.UNSUPPORTED_SCHEME
-    if not parts.hostname or any(c.isspace() for c in url):
+    if not parts.hostname or _SPACE.search(url):
         return False, Reason.BAD_URL
     if parts.path.lower().endswith(_BAD_EXTENSIONS):
         return False, Reason.UNSUPPORTED_EXTENSION

@@ -59,7 +59,7 @@ CASES = [
     # values out of range, checked where parsed
     ("per-host-connections-0", "runner", _build("--per_host_connections=0"), "--per_host_connections: must be an integer >= 1, got '0'", False),
     ("samples-per-shard-0", "runner", _build("--samples_per_shard=0"), "--samples_per_shard: must be an integer >= 1", False),
-    ("reject-files-0", "runner", _build("--reject_files=0"), "--reject_files: must be an integer >= 1", False),
+    ("reject-file-mb-0", "runner", _build("--reject_file_mb=0"), "--reject_file_mb: must be a number > 0", False),
     ("download-threads-0", "runner", _build("--download_threads=0"), "--download_threads: must be an integer >= 1", False),
     ("retries-negative", "runner", _build("--retries=-1"), "--retries: must be an integer >= 0", False),
     ("timeout-0", "runner", _build("--timeout=0"), "--timeout: must be a number > 0", False),
@@ -71,7 +71,7 @@ CASES = [
     ("total-timeout-negative", "runner", _build("--total_timeout=-1"), "--total_timeout: must be a number > 0", False),
     ("max-image-bytes-negative", "runner", _build("--max_image_bytes=-1"), "--max_image_bytes: must be an integer >= 1", False),
     ("image-size-0", "runner", _build("--image_size=0"), "--image_size: must be an integer >= 16", False),
-    ("reject-files-negative", "runner", _build("--reject_files=-3"), "--reject_files: must be an integer >= 1, got '-3'", False),
+    ("reject-file-mb-negative", "runner", _build("--reject_file_mb=-3"), "--reject_file_mb: must be a number > 0, got '-3'", False),
     ("encode-quality-101", "runner", _build("--encode_quality=101"), "--encode_quality: must be an integer >= 1 and <= 100", False),
     ("dash-spelling-is-an-alias", "runner", _build("--samples-per-shard=0"), "--samples_per_shard: must be an integer >= 1", False),
     ("real-cc-warc-read-as-wat", "runner", _build("--input={cc}/whirlwind.warc.gz"), "looks like a WARC file (use --input_format warc)", False),
