@@ -290,5 +290,7 @@ class ReadCandidates(beam.PTransform):
             | "ReadPageLists" >> beam.FlatMap(read_page_list)
             | "SpreadPages" >> beam.Reshuffle()
             | "FetchPages"
-            >> beam.ParDo(_FetchPagesFn(self.cfg.fetch or FetchConfig(), self.cfg.consent))
+            >> beam.ParDo(
+                _FetchPagesFn(self.cfg.fetch or FetchConfig(), self.cfg.consent)
+            ).with_output_types(Record)  # the batched text stages downstream need the type
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 from collections import Counter
 
 import apache_beam as beam
@@ -62,7 +63,9 @@ def test_query_counts_agree_with_the_shards(build):
     assert set(in_shards) <= {r["query_id"] for r in rows}
     assert sum(r["matched"] for r in rows) > sum(r["balanced"] for r in rows)  # cap 3 bites
     manifest = json.load(open(f"{out}/manifest.json"))
-    assert {"file": "query_counts.parquet", "count": len(rows)} in manifest["tables"]
+    table = next(t for t in manifest["tables"] if t["file"] == "query_counts.parquet")
+    assert table["count"] == len(rows)
+    assert table["bytes"] == os.path.getsize(f"{out}/query_counts.parquet")
     assert summary["kept"] == len(_shard_rows(out))
 
 

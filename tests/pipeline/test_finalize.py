@@ -52,7 +52,7 @@ def test_finalize_removes_what_an_earlier_run_left(tmp_path):
             f.write(b"partial")
     before = _files(out)
 
-    _finalize(out, stats, input_count=9, drops=[("download", "http_404")] * 4)
+    _finalize(out, stats, input_count=9, drops=[(("download", "http_404"), 4)])
 
     after = _files(out)
     kept = {f"shards/{n}" for i in ("00000", "00001") for n in (f"{i}.tar", f"{i}.parquet")}
