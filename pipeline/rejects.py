@@ -32,7 +32,15 @@ from pipeline import storage
 from pipeline.schema import Record
 from pipeline.verify import file_stats
 
-__all__ = ["rejects_parquet", "chunk_of", "bucket_chunk", "WriteRejects", "RejectChunks"]
+__all__ = [
+    "rejects_parquet",
+    "chunk_of",
+    "bucket_chunk",
+    "files_for",
+    "drop_counts",
+    "WriteRejects",
+    "RejectChunks",
+]
 
 _REJECT_SCHEMA = pa.schema(
     [
