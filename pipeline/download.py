@@ -45,16 +45,12 @@ def download_record(
     fetcher: Fetcher,
     cfg: ImageConfig,
     guard: SafetyGuard | None = None,
-    consent: ConsentChecker | None = None,
 ) -> Record:
     """Fetch and process one candidate; returns the sample or the record with a drop reason.
 
-    With a `consent` checker the image host's robots.txt and tdmrep.json are asked first; with
-    a `guard`, hash lists, unsafe scores and faces are checked inside the image processing.
+    With a `guard`, hash lists, unsafe scores and faces are checked inside the image processing
+    (the image host's consent is asked before, by `_consented`, for every backend).
     """
-    refusal = consent.refusal(record.url) if consent is not None else None
-    if refusal:
-        return reject(record, Stage.DOWNLOAD, *refusal)
     result = fetcher.fetch(record.url)
     if result.reason:
         stage = Stage.DOWNLOAD
@@ -123,13 +119,7 @@ class _DownloadFn(_Counted):
         wanted = consent.respect_robots or consent.respect_tdmrep
         self.consent = ConsentChecker(self.fetcher, consent) if wanted else None
         self.pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="wit-download")
-        self.download = partial(
-            download_record,
-            fetcher=self.fetcher,
-            cfg=self.cfg.image,
-            guard=self.guard,
-            consent=self.consent,
-        )
+        fetch = partial(download_record, fetcher=self.fetcher, cfg=self.cfg.image, guard=self.guard)
         if self.cfg.backend == "img2dataset":
             from pipeline import i2d
 
@@ -138,7 +128,7 @@ class _DownloadFn(_Counted):
             fetch = partial(
                 i2d.i2d_download_record, cfg=self.cfg.fetch, resizer=resizer, timeout=timeout
             )
-            self.download = partial(_consented, download=fetch, consent=self.consent)
+        self.download = partial(_consented, download=fetch, consent=self.consent)
 
     def start_bundle(self) -> None:
         self.in_flight = 0

@@ -97,8 +97,6 @@ def failure(path: str, err: Exception, where: int | str = "end") -> Record:
     """The `read/truncated_file` row of a reader that stopped on `err` (at `where` unless known)."""
     if isinstance(err, Truncated):
         return file_reject(path, err.offset, err.detail)
-    if isinstance(err, EOFError) and hasattr(err, "offset"):  # warcgz.TruncatedArchive
-        return file_reject(path, err.offset, str(err))
     return file_reject(path, where, f"{type(err).__name__}: {err}")
 
 

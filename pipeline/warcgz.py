@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import IO, NamedTuple
 
 from pipeline import storage
-from pipeline.readguard import archive_truncation, checked_archive_iterator
+from pipeline.readguard import Truncated, archive_truncation, checked_archive_iterator
 
 try:
     from isal import isal_zlib as _inflate
@@ -42,12 +42,11 @@ _FEED = 1 << 13  # compressed bytes first fed to the inflater (keeps the copies 
 _GZIP = b"\x1f\x8b"
 
 
-class TruncatedArchive(EOFError):
+class TruncatedArchive(Truncated, EOFError):
     """The file ends inside a gzip member (or a record): it was cut short at `offset`."""
 
     def __init__(self, detail: str, offset: int | str = "end") -> None:
-        super().__init__(detail)
-        self.offset = offset
+        super().__init__(offset, detail)
 
 
 class WarcRecord(NamedTuple):
